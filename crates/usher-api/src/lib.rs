@@ -1,1 +1,28 @@
-//! usher-api
+//! The Cloudflare-compatible control plane (`/client/v4`): authentication, the response
+//! envelope and error codes, and the Stream operations on videos, keys and tokens.
+//! Handlers are thin: extract, call the store, render. The API never runs ffmpeg — an
+//! upload stores its bytes and enqueues a job for a worker.
+
+mod auth;
+mod body;
+mod envelope;
+mod error;
+mod rate_limit;
+mod render;
+mod routes;
+mod state;
+
+use axum::Router;
+use axum::http::Uri;
+
+pub use error::ApiError;
+pub use state::{ApiConfig, ApiState};
+
+/// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
+/// answer in the envelope too.
+pub fn router(state: ApiState) -> Router {
+    routes::router()
+        .fallback(|_: Uri| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+}

@@ -17,7 +17,9 @@ pub struct IdError {
 }
 
 fn is_id(s: &str) -> bool {
-    s.len() == ID_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// 16 bytes from the operating system's CSPRNG, hex encoded.

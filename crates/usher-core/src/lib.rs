@@ -2,10 +2,13 @@
 //! time format the API speaks. No I/O lives here, so every other crate can share it.
 
 pub mod ids;
+pub mod origin;
 pub mod reason;
+pub mod secret;
 pub mod time_fmt;
 pub mod video;
 
 pub use ids::{AccountId, IdError, KeyId, VideoId};
 pub use reason::ErrorReason;
+pub use secret::Secret;
 pub use video::{Video, VideoState};

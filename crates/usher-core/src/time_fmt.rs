@@ -29,9 +29,8 @@ pub fn from_micros(us: Micros) -> OffsetDateTime {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always UTC, always six fractional digits.
 pub fn format_micros(us: Micros) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     from_micros(us)
         .to_offset(UtcOffset::UTC)
         .format(&fmt)
@@ -50,7 +49,10 @@ mod tests {
     #[test]
     fn formats_with_micros_in_utc() {
         assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(format_micros(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(
+            format_micros(1_700_000_000_123_456),
+            "2023-11-14T22:13:20.123456Z"
+        );
     }
 
     #[test]

@@ -1,1 +1,23 @@
-//! usher-store
+//! Persistence for Usher: metadata in SQLite or PostgreSQL (chosen by URL, one SQL text
+//! through sqlx's `Any` driver), media blobs through `object_store`, and the job queue,
+//! which is just rows in the metadata database.
+
+mod accounts;
+mod blobs;
+mod db;
+mod error;
+mod jobs;
+mod keys;
+pub mod layout;
+mod row;
+mod videos;
+
+pub use accounts::AccountRecord;
+pub use blobs::{BlobWriter, Blobs};
+pub use db::Db;
+pub use error::StoreError;
+pub use jobs::{Job, JobRecord, JobState};
+pub use jobs::{NewJob, PACKAGE_JOB};
+pub use keys::{KeyKind, KeyRecord};
+pub use layout::media_prefixes;
+pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};

@@ -35,11 +35,12 @@ pub(crate) const WRAPPER: GeneralPurpose = GeneralPurpose::new(
 
 /// Decode a [`WRAPPER`] string, ignoring ASCII whitespace: these values get pasted
 /// into environment variables and config files, where line wrapping is common.
-pub(crate) fn decode_wrapper(text: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, base64::DecodeError> {
-    let compact: zeroize::Zeroizing<Vec<u8>> = zeroize::Zeroizing::new(
-        text.bytes()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect(),
-    );
-    WRAPPER.decode(compact.as_slice()).map(zeroize::Zeroizing::new)
+pub(crate) fn decode_wrapper(
+    text: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, base64::DecodeError> {
+    let compact: zeroize::Zeroizing<Vec<u8>> =
+        zeroize::Zeroizing::new(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect());
+    WRAPPER
+        .decode(compact.as_slice())
+        .map(zeroize::Zeroizing::new)
 }

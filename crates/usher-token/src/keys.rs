@@ -98,7 +98,9 @@ impl SigningKey {
     pub fn from_pem(kid: impl Into<String>, pem: &str) -> Result<Self, KeyError> {
         let pem = pem.trim();
         if pem.contains("Proc-Type:") || pem.contains("ENCRYPTED") {
-            return Err(KeyError::Unsupported("encrypted private keys are not supported"));
+            return Err(KeyError::Unsupported(
+                "encrypted private keys are not supported",
+            ));
         }
         let (label, der) = pkcs1::der::pem::decode_vec(pem.as_bytes())
             .map_err(|_| KeyError::Malformed("not a PEM document"))?;
@@ -156,10 +158,8 @@ impl SigningKey {
         if rsa.other_prime_infos.is_some() {
             return Err(KeyError::Unsupported("multi-prime RSA keys"));
         }
-        let public = VerifyingKey::from_components(
-            rsa.modulus.as_bytes(),
-            rsa.public_exponent.as_bytes(),
-        )?;
+        let public =
+            VerifyingKey::from_components(rsa.modulus.as_bytes(), rsa.public_exponent.as_bytes())?;
         let private = jwk::PrivateMembers::from_pkcs1(&rsa);
         Ok(SigningKey {
             kid,
@@ -244,7 +244,12 @@ impl SigningKey {
         // parameter only exists for *ring* API compatibility.
         self.inner
             .pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .map_err(|_| KeyError::Rejected("signing failed"))?;
         Ok(signature)
     }
@@ -329,7 +334,8 @@ impl VerifyingKey {
         if e.len() > 5 || e.last().is_none_or(|low| low & 1 == 0) || e == [1] {
             return Err(KeyError::Unsupported("RSA public exponent"));
         }
-        let parsed = PublicKeyComponents { n, e }.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)?;
+        let parsed =
+            PublicKeyComponents { n, e }.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)?;
         let spki = parsed
             .as_der()
             .map_err(|_| KeyError::Rejected("cannot serialise public key"))?
@@ -378,8 +384,9 @@ impl fmt::Debug for VerifyingKey {
 
 /// Bit length of a big-endian unsigned integer without leading zero bytes.
 fn bit_len(n: &[u8]) -> usize {
-    n.first()
-        .map_or(0, |top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
+    n.first().map_or(0, |top| {
+        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+    })
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -42,3 +42,21 @@ pub use rules::{
     AccessRule, CountryCode, Decision, MAX_RULES, RuleAction, RuleError, RuleMatch, evaluate,
     parse_rules,
 };
+
+/// Keys shared by the unit tests: RSA generation takes ~80 ms, so make each once.
+#[cfg(test)]
+pub(crate) mod test_keys {
+    use std::sync::OnceLock;
+
+    use crate::SigningKey;
+
+    pub(crate) fn primary() -> &'static SigningKey {
+        static KEY: OnceLock<SigningKey> = OnceLock::new();
+        KEY.get_or_init(|| SigningKey::generate("primary-kid").unwrap())
+    }
+
+    pub(crate) fn other() -> &'static SigningKey {
+        static KEY: OnceLock<SigningKey> = OnceLock::new();
+        KEY.get_or_init(|| SigningKey::generate("other-kid").unwrap())
+    }
+}

@@ -1,1 +1,35 @@
-fn main() {}
+//! The `usher` binary: command line, wiring of the crates, and process lifecycle.
+
+mod account;
+mod cli;
+mod serve;
+mod storage;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{AccountCommand, Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("USHER_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Account {
+            command: AccountCommand::Create(args),
+        } => account::create(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usher: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

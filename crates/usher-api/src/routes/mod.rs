@@ -1,0 +1,43 @@
+//! The supported Cloudflare Stream operations, named as Cloudflare names them.
+
+pub mod keys;
+pub mod tokens;
+pub mod uploads;
+pub mod videos;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+
+use crate::error::ApiError;
+use crate::state::ApiState;
+
+async fn not_yet() -> ApiError {
+    ApiError::NotImplemented("This operation is not supported yet")
+}
+
+/// Routes under `/client/v4`.
+pub fn router() -> Router<ApiState> {
+    let account = Router::new()
+        .route(
+            "/stream",
+            get(videos::list)
+                .post(uploads::create)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/stream/keys", get(keys::list).post(keys::create))
+        .route("/stream/keys/{key_id}", delete(keys::delete))
+        .route("/stream/copy", post(not_yet))
+        .route("/stream/direct_upload", post(not_yet))
+        .route(
+            "/stream/{uid}",
+            get(videos::get).post(videos::edit).delete(videos::delete),
+        )
+        .route("/stream/{uid}/embed", get(videos::embed))
+        .route("/stream/{uid}/token", post(tokens::create))
+        .route(
+            "/stream/{uid}/downloads",
+            get(not_yet).post(not_yet).delete(not_yet),
+        );
+    Router::new().nest("/accounts/{account_id}", account)
+}

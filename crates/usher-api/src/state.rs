@@ -1,0 +1,83 @@
+//! What every API handler can reach: the stores and the API's settings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use usher_core::AccountId;
+use usher_store::{Blobs, Db};
+use usher_token::SigningKey;
+
+use crate::rate_limit::RateLimiter;
+
+/// Settings of the management API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Base of the absolute URLs in video objects (`playback`, `thumbnail`, `preview`).
+    pub public_url: String,
+    /// Largest basic (multipart) upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// `POST …/token` calls allowed per account per minute.
+    pub token_requests_per_minute: u32,
+    /// Live signing keys per account.
+    pub max_signing_keys: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8787".into(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
+            max_signing_keys: MAX_SIGNING_KEYS,
+        }
+    }
+}
+
+/// SPEC §3: basic uploads default to 200 MB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1000 * 1000;
+/// Cloudflare suggests self-signing beyond ~10,000 tokens a day; a minute's burst of
+/// 600 leaves ordinary use untouched.
+pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 600;
+/// SPEC §3: at most 1,000 live keys per account.
+pub const MAX_SIGNING_KEYS: usize = 1000;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub db: Db,
+    pub blobs: Blobs,
+    pub config: Arc<ApiConfig>,
+    pub token_limiter: Arc<RateLimiter>,
+    /// Parsed account keys, so `POST …/token` does not re-parse a private key per call.
+    account_keys: Arc<Mutex<HashMap<AccountId, Arc<SigningKey>>>>,
+}
+
+impl ApiState {
+    pub fn new(db: Db, blobs: Blobs, config: ApiConfig) -> Self {
+        let token_limiter = Arc::new(RateLimiter::per_minute(config.token_requests_per_minute));
+        Self {
+            db,
+            blobs,
+            config: Arc::new(config),
+            token_limiter,
+            account_keys: Arc::default(),
+        }
+    }
+
+    pub fn cached_account_key(&self, account: &AccountId) -> Option<Arc<SigningKey>> {
+        let keys = self.account_keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.get(account).cloned()
+    }
+
+    pub fn cache_account_key(&self, account: &AccountId, key: SigningKey) -> Arc<SigningKey> {
+        let mut keys = self.account_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= MAX_CACHED_ACCOUNT_KEYS {
+            keys.clear();
+        }
+        keys.entry(account.clone())
+            .or_insert_with(|| Arc::new(key))
+            .clone()
+    }
+}
+
+/// Parsed account keys kept in memory (each is a few KiB).
+const MAX_CACHED_ACCOUNT_KEYS: usize = 10_000;

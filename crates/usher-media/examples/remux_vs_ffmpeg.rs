@@ -1,0 +1,209 @@
+//! SPEC §6 packaging bar, measured: `package()` remuxing a 10 s 1280x720 H.264/AAC clip
+//! versus ffmpeg's own `-c copy -f hls` of the same file, median of N runs each,
+//! interleaved so that machine noise hits both alike.
+//!
+//! ```text
+//! cargo run --release -p usher-media --example remux_vs_ffmpeg [-- RUNS] [--transcode]
+//! ```
+//!
+//! `--transcode` also compares a transcode by `package()` (VP9/Opus 854x480 input, 2-rung
+//! ladder) with the identical ffmpeg command line run by hand (the §6 1.2× bar).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use usher_media::{Plan, Tools, command, package, plan, probe};
+
+/// Runs per side unless given on the command line.
+const DEFAULT_RUNS: usize = 5;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs = args
+        .iter()
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(DEFAULT_RUNS);
+    let tools = Tools::from_env().expect("ffmpeg and ffprobe");
+    let tmp = tempfile::tempdir().unwrap();
+
+    let input = tmp.path().join("in.mp4");
+    generate(
+        &input,
+        "1280x720",
+        30,
+        &[
+            "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a",
+            "aac", "-ac", "2", "-b:a", "128k",
+        ],
+    );
+    let probed = probe(&tools, &input).await.unwrap();
+    assert_eq!(plan(&probed), Plan::Remux);
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let raw_dir = fresh(tmp.path(), &format!("raw{run}"));
+        let started = Instant::now();
+        ffmpeg(
+            &raw_dir,
+            &[
+                "-i",
+                input.to_str().unwrap(),
+                "-c",
+                "copy",
+                "-f",
+                "hls",
+                "-hls_time",
+                "4",
+                "-hls_segment_type",
+                "fmp4",
+                "-hls_playlist_type",
+                "vod",
+                "x.m3u8",
+            ],
+        );
+        theirs.push(started.elapsed());
+
+        let out = tmp.path().join(format!("ours{run}"));
+        let started = Instant::now();
+        package(&tools, &input, &probed, &Plan::Remux, &out, |_| {})
+            .await
+            .unwrap();
+        ours.push(started.elapsed());
+    }
+    report("remux", "ffmpeg -c copy -f hls", &ours, &theirs, 1.5);
+
+    if args.iter().any(|a| a == "--transcode") {
+        transcode(&tools, tmp.path(), runs).await;
+    }
+}
+
+async fn transcode(tools: &Tools, dir: &Path, runs: usize) {
+    let input = dir.join("in.webm");
+    generate(
+        &input,
+        "854x480",
+        25,
+        &[
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "500k",
+            "-c:a",
+            "libopus",
+        ],
+    );
+    let probed = probe(tools, &input).await.unwrap();
+    let chosen = plan(&probed);
+    let (output_args, layout) = command::output_args(&probed, &chosen).unwrap();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        // The very command line package() runs, typed by hand.
+        let raw_dir = fresh(dir, &format!("traw{run}"));
+        for id in layout.ids() {
+            std::fs::create_dir_all(raw_dir.join("manifest").join(id)).unwrap();
+        }
+        std::fs::create_dir_all(raw_dir.join("downloads")).unwrap();
+        let mut args: Vec<String> = command::input_options(&chosen);
+        args.extend(["-i".to_owned(), input.to_str().unwrap().to_owned()]);
+        args.extend(output_args.iter().cloned());
+        let started = Instant::now();
+        ffmpeg(
+            &raw_dir,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        theirs.push(started.elapsed());
+
+        let started = Instant::now();
+        package(
+            tools,
+            &input,
+            &probed,
+            &chosen,
+            &dir.join(format!("tours{run}")),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        ours.push(started.elapsed());
+    }
+    report(
+        "transcode",
+        "the same ffmpeg command by hand",
+        &ours,
+        &theirs,
+        1.2,
+    );
+}
+
+fn generate(path: &Path, size: &str, rate: u32, codec_args: &[&str]) {
+    let video = format!("testsrc2=size={size}:rate={rate}");
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "10",
+    ];
+    args.extend(codec_args);
+    args.push(path.to_str().unwrap());
+    ffmpeg(Path::new("."), &args);
+}
+
+fn ffmpeg(cwd: &Path, args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .current_dir(cwd)
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+fn fresh(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn report(what: &str, baseline: &str, ours: &[Duration], theirs: &[Duration], bar: f64) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let list = |t: &[Duration]| {
+        t.iter()
+            .map(|d| format!("{:.0}", ms(*d)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let ratio = ms(median(ours)) / ms(median(theirs));
+    println!(
+        "{what}: package() median {:.1} ms [{}]",
+        ms(median(ours)),
+        list(ours)
+    );
+    println!(
+        "{what}: {baseline} median {:.1} ms [{}]",
+        ms(median(theirs)),
+        list(theirs)
+    );
+    println!(
+        "{what}: ratio {ratio:.2}x (bar {bar}x) {}",
+        if ratio <= bar { "OK" } else { "OVER" }
+    );
+}

@@ -1,0 +1,170 @@
+//! Golden-file tests for the manifests (`tests/golden/`). After an intended change,
+//! regenerate with `USHER_UPDATE_GOLDEN=1 cargo test -p usher-media manifest` and review
+//! the diff.
+
+use crate::index::Segment;
+
+use super::*;
+
+fn golden(name: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("USHER_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(actual, expected, "{name} differs from the golden file");
+}
+
+fn segments(timescale: u64, secs: &[f64], bytes: u64) -> Vec<Segment> {
+    let mut start = 0;
+    secs.iter()
+        .map(|s| {
+            let duration = (s * timescale as f64).round() as u64;
+            let seg = Segment {
+                start,
+                duration,
+                bytes,
+            };
+            start += duration;
+            seg
+        })
+        .collect()
+}
+
+fn video(id: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
+    Rendition {
+        id: id.into(),
+        track: Track::Video {
+            width,
+            height,
+            frame_rate: 30.0,
+        },
+        codecs: "avc1.64001f".into(),
+        bandwidth,
+        average_bandwidth: bandwidth * 9 / 10,
+        timescale: 15360,
+        segments: segments(15360, &[4.0, 4.0, 2.0], bandwidth / 2),
+    }
+}
+
+fn audio() -> Rendition {
+    Rendition {
+        id: "a0".into(),
+        track: Track::Audio {
+            channels: 2,
+            sample_rate: 48000,
+        },
+        codecs: "mp4a.40.2".into(),
+        bandwidth: 131_000,
+        average_bandwidth: 129_000,
+        timescale: 48000,
+        // AAC frames of 1024 samples do not divide 4 s evenly.
+        segments: segments(48000, &[4.010667, 3.989333, 2.021333], 65_000),
+    }
+}
+
+fn ladder() -> SegmentIndex {
+    SegmentIndex::new(vec![
+        video("v0", 1280, 720, 3_000_000),
+        video("v1", 640, 360, 900_000),
+        audio(),
+    ])
+}
+
+#[test]
+fn hls_master_golden() {
+    golden("ladder_video.m3u8", &hls_master(&ladder()));
+}
+
+#[test]
+fn hls_variant_golden() {
+    golden(
+        "ladder_v0_index.m3u8",
+        &hls_variant(&ladder().renditions[0]),
+    );
+    golden(
+        "ladder_a0_index.m3u8",
+        &hls_variant(&ladder().renditions[2]),
+    );
+}
+
+#[test]
+fn dash_mpd_golden() {
+    golden("ladder_video.mpd", &dash_mpd(&ladder()));
+}
+
+#[test]
+fn video_only_has_no_audio_group() {
+    let index = SegmentIndex::new(vec![video("v0", 1280, 720, 3_000_000)]);
+    let master = hls_master(&index);
+    assert!(
+        !master.contains("EXT-X-MEDIA:") && !master.contains("AUDIO="),
+        "{master}"
+    );
+    assert!(master.contains("CODECS=\"avc1.64001f\","));
+    let mpd = dash_mpd(&index);
+    assert!(!mpd.contains("contentType=\"audio\""));
+}
+
+#[test]
+fn every_uri_is_relative() {
+    let index = ladder();
+    let texts = [
+        hls_master(&index),
+        hls_variant(&index.renditions[0]),
+        dash_mpd(&index),
+    ];
+    for text in &texts {
+        assert!(!text.contains("http"), "{text}");
+        assert!(
+            !text.contains("=\"/") && !text.lines().any(|l| l.starts_with('/')),
+            "{text}"
+        );
+        assert!(!text.contains("PROGRAM-DATE-TIME"));
+    }
+}
+
+#[test]
+fn target_duration_rounds_extinf() {
+    let mut r = video("v0", 1280, 720, 1);
+    r.timescale = 1000;
+    r.segments = segments(1000, &[4.4, 4.6, 1.0], 1);
+    assert!(hls_variant(&r).contains("#EXT-X-TARGETDURATION:5\n"));
+}
+
+#[test]
+fn timeline_restates_t_after_a_gap() {
+    let mut r = audio();
+    r.segments = vec![
+        Segment {
+            start: 100,
+            duration: 10,
+            bytes: 1,
+        },
+        Segment {
+            start: 110,
+            duration: 10,
+            bytes: 1,
+        },
+        Segment {
+            start: 125,
+            duration: 10,
+            bytes: 1,
+        },
+        Segment {
+            start: 135,
+            duration: 7,
+            bytes: 1,
+        },
+    ];
+    let mpd = dash_mpd(&SegmentIndex::new(vec![r]));
+    assert!(mpd.contains("<S t=\"100\" d=\"10\" r=\"1\"/>\n            <S t=\"125\" d=\"10\"/>\n            <S d=\"7\"/>"), "{mpd}");
+}
+
+#[test]
+fn frame_rates() {
+    assert_eq!(frame_rate_fraction(30.0), "30");
+    assert_eq!(frame_rate_fraction(29.97), "30000/1001");
+    assert_eq!(frame_rate_fraction(23.976), "24000/1001");
+    assert_eq!(frame_rate_fraction(12.345), "12345/1000");
+}

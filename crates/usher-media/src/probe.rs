@@ -1,0 +1,430 @@
+//! What an input file is: ffprobe's JSON, parsed leniently into [`Probe`], and the
+//! decision whether it is a video we accept at all.
+//!
+//! Classification choices (the `status.errorReasonCode` a customer sees):
+//! - ffprobe cannot open the file: `ERR_MALFORMED_VIDEO` when its first bytes look like a
+//!   video container (a truncated MP4 without its `moov`, say), else `ERR_NON_VIDEO`
+//!   (text, documents, audio formats we do not demux).
+//! - it opens, but has no video stream (audio only; cover art does not count) or is a
+//!   single still image: `ERR_NON_VIDEO`.
+//! - the video has no usable size: `ERR_MALFORMED_VIDEO`.
+//! - duration under [`MIN_DURATION_SECS`]: `ERR_DURATION_TOO_SHORT`. When the container
+//!   states no duration at all (browser `MediaRecorder` WebM), the packets are counted
+//!   with a copy pass first, so such files are measured rather than refused.
+//! - ffprobe's output does not parse: `ERR_UNKNOWN` (our problem, not the customer's).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use usher_core::ErrorReason;
+
+use crate::error::MediaError;
+use crate::process::ProcessError;
+use crate::tools::Tools;
+
+/// Shorter than this is not a video (one or two frames).
+pub const MIN_DURATION_SECS: f64 = 0.1;
+/// ffprobe reads headers and a few seconds of packets; this only guards against a hang.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A copy pass over a whole file whose container states no duration.
+pub const MEASURE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Demuxers ffmpeg may use on uploads: the containers Cloudflare Stream accepts. Refusing
+/// the rest keeps playlist-style formats (`hls`, `concat`, image sequences, `tty`) away
+/// from untrusted files, which could otherwise make ffmpeg read other local files.
+pub const INPUT_FORMAT_WHITELIST: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,\
+    mpegts,mpeg,mpegvideo,mxf,lxf,gxf,asf,ogg,dv,nut,h264,hevc,m4v,rm,yuv4mpegpipe";
+/// Inputs are local files; no network or pipes, whatever a file references.
+pub const INPUT_PROTOCOL_WHITELIST: &str = "file";
+
+/// The facts about an input that planning and packaging need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// 0.0 when no duration is known.
+    pub duration_secs: f64,
+    pub format_name: String,
+    pub size_bytes: Option<u64>,
+    pub video: Option<VideoStream>,
+    pub audio: Option<AudioStream>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoStream {
+    /// ffmpeg's stream index, for `-map 0:N`.
+    pub index: u32,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub pix_fmt: Option<String>,
+    pub fps: Option<f64>,
+    pub profile: Option<String>,
+    pub level: Option<i64>,
+    pub bit_rate: Option<u64>,
+    /// Display rotation in degrees, one of 0, 90, 180, 270.
+    pub rotation: u32,
+    /// Sample (pixel) aspect ratio when it is known and not square.
+    pub sample_aspect_ratio: Option<(u32, u32)>,
+    pub frame_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioStream {
+    pub index: u32,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub channels: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_rate: Option<u64>,
+}
+
+impl VideoStream {
+    /// The size a viewer sees: pixel aspect applied to the width, then rotation.
+    pub fn display_size(&self) -> (u32, u32) {
+        let width = match self.sample_aspect_ratio {
+            Some((n, d)) if n > 0 && d > 0 => {
+                (u64::from(self.width) * u64::from(n) / u64::from(d)) as u32
+            }
+            _ => self.width,
+        };
+        if self.rotation % 180 == 90 {
+            (self.height, width)
+        } else {
+            (width, self.height)
+        }
+    }
+}
+
+/// Runs ffprobe on `input` and classifies the result.
+pub async fn probe(tools: &Tools, input: &Path) -> Result<Probe, MediaError> {
+    let output = tools
+        .ffprobe(PROBE_TIMEOUT)
+        .args(["-print_format", "json", "-show_format", "-show_streams"])
+        .args(input_args(input)?)
+        .output()
+        .await;
+    let json = match output {
+        Ok(json) => json,
+        Err(e) if e.exited_with_error() => return Err(unreadable(input, e).await),
+        Err(e) => return Err(e.into()),
+    };
+    let mut probe = parse_ffprobe_json(&json)?;
+    if probe.duration_secs <= 0.0 && probe.video.is_some() && !is_still_image(&probe) {
+        probe.duration_secs = measure_duration(tools, input).await?;
+    }
+    classify(&probe)?;
+    Ok(probe)
+}
+
+/// The input options every ffmpeg/ffprobe run on an upload uses: whitelists, then
+/// `-i file:<absolute path>` so that no name is read as a protocol or an option.
+pub(crate) fn input_args(input: &Path) -> Result<Vec<OsString>, MediaError> {
+    let absolute = std::path::absolute(input)
+        .map_err(|e| MediaError::io(format!("resolving {}", input.display()), e))?;
+    let mut url = OsString::from("file:");
+    url.push(absolute.as_os_str());
+    Ok([
+        "-protocol_whitelist",
+        INPUT_PROTOCOL_WHITELIST,
+        "-format_whitelist",
+        INPUT_FORMAT_WHITELIST,
+        "-i",
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .chain([url])
+    .collect())
+}
+
+/// Parses ffprobe's `-show_format -show_streams` JSON. Every field is optional: ffprobe
+/// omits whatever a container does not carry, and prints numbers as strings or numbers
+/// depending on the field.
+pub fn parse_ffprobe_json(json: &[u8]) -> Result<Probe, MediaError> {
+    let raw: RawOutput = serde_json::from_slice(json)
+        .map_err(|e| MediaError::UnexpectedOutput(format!("ffprobe JSON: {e}")))?;
+    let video = raw
+        .streams
+        .iter()
+        .find(|s| s.kind() == Some("video") && !s.flag("attached_pic") && s.codec().is_some())
+        .map(RawStream::to_video);
+    let audio = raw
+        .streams
+        .iter()
+        .find(|s| s.kind() == Some("audio") && s.codec().is_some())
+        .map(RawStream::to_audio);
+    let stream_duration = raw
+        .streams
+        .iter()
+        .filter_map(RawStream::duration)
+        .fold(0.0, f64::max);
+    let duration_secs = raw
+        .format
+        .get("duration")
+        .and_then(as_f64)
+        .filter(|d| *d > 0.0)
+        .unwrap_or(stream_duration);
+    Ok(Probe {
+        duration_secs,
+        format_name: raw
+            .format
+            .get("format_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        size_bytes: raw.format.get("size").and_then(as_u64),
+        video,
+        audio,
+    })
+}
+
+/// Refuses what is not a video we can package; see the module docs for the choices.
+pub fn classify(probe: &Probe) -> Result<(), MediaError> {
+    if is_still_image(probe) {
+        return Err(MediaError::bad_input(
+            ErrorReason::NonVideo,
+            format!("a still image ({})", probe.format_name),
+        ));
+    }
+    let Some(video) = &probe.video else {
+        return Err(MediaError::bad_input(
+            ErrorReason::NonVideo,
+            "no video stream",
+        ));
+    };
+    if video.width == 0 || video.height == 0 {
+        return Err(MediaError::bad_input(
+            ErrorReason::MalformedVideo,
+            "video stream without a frame size",
+        ));
+    }
+    if probe.duration_secs < MIN_DURATION_SECS {
+        return Err(MediaError::bad_input(
+            ErrorReason::DurationTooShort,
+            format!("duration {:.3}s", probe.duration_secs),
+        ));
+    }
+    Ok(())
+}
+
+/// Image formats that ffmpeg presents as a one-frame "video".
+fn is_still_image(probe: &Probe) -> bool {
+    const IMAGE_FORMATS: [&str; 5] = ["image2", "gif", "apng", "webp", "tty"];
+    const IMAGE_CODECS: [&str; 8] = [
+        "png", "mjpeg", "bmp", "webp", "tiff", "gif", "jpegls", "ansi",
+    ];
+    let format = probe.format_name.as_str();
+    let by_format = format.ends_with("_pipe") || IMAGE_FORMATS.contains(&format);
+    let by_codec = probe.video.as_ref().is_some_and(|v| {
+        IMAGE_CODECS.contains(&v.codec.as_str())
+            && v.frame_count.is_none_or(|n| n <= 1)
+            && probe.duration_secs <= 0.0
+    });
+    by_format || by_codec
+}
+
+/// Decides between "not a video" and "a damaged video" for a file ffprobe refused.
+async fn unreadable(input: &Path, error: ProcessError) -> MediaError {
+    let mut head = [0u8; 16];
+    let read = match tokio::fs::File::open(input).await {
+        Ok(mut file) => file.read(&mut head).await,
+        Err(e) => Err(e),
+    };
+    let n = match read {
+        Ok(n) => n,
+        Err(e) => return MediaError::io(format!("reading {}", input.display()), e),
+    };
+    let (reason, detail) = if looks_like_video_container(&head[..n]) {
+        (
+            ErrorReason::MalformedVideo,
+            "a video container ffprobe cannot read",
+        )
+    } else {
+        (ErrorReason::NonVideo, "not a media file ffprobe can read")
+    };
+    MediaError::BadInput {
+        reason,
+        detail: detail.to_owned(),
+        stderr_tail: Some(error.stderr_tail),
+    }
+}
+
+/// Magic numbers of the containers in [`INPUT_FORMAT_WHITELIST`].
+pub fn looks_like_video_container(head: &[u8]) -> bool {
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    const MP4_BOXES: [&[u8]; 6] = [b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"];
+    MP4_BOXES.iter().any(|b| at(4, b))
+        || at(0, &[0x1A, 0x45, 0xDF, 0xA3]) // EBML: Matroska / WebM
+        || (at(0, b"RIFF") && at(8, b"AVI "))
+        || at(0, b"FLV")
+        || at(0, b"OggS")
+        || at(0, &[0x00, 0x00, 0x01, 0xBA]) // MPEG program stream
+        || at(0, &[0x30, 0x26, 0xB2, 0x75]) // ASF / WMV
+        || at(0, &[0x06, 0x0E, 0x2B, 0x34]) // MXF
+        || (head.first() == Some(&0x47) && head.len() >= 16) // MPEG-TS sync byte (weak)
+}
+
+/// Duration of the main video stream by copying its packets to nowhere.
+async fn measure_duration(tools: &Tools, input: &Path) -> Result<f64, MediaError> {
+    let reached = Mutex::new(0.0f64);
+    let record = |secs: f64| {
+        if let Ok(mut max) = reached.lock() {
+            *max = max.max(secs);
+        }
+    };
+    tools
+        .ffmpeg(MEASURE_TIMEOUT)
+        .args(input_args(input)?)
+        .args(["-map", "0:V:0", "-c", "copy", "-f", "null", "-"])
+        .run_with_progress(&record)
+        .await?;
+    Ok(reached.lock().map(|v| *v).unwrap_or(0.0))
+}
+
+#[derive(Deserialize, Default)]
+struct RawOutput {
+    #[serde(default)]
+    streams: Vec<RawStream>,
+    #[serde(default)]
+    format: HashMap<String, Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawStream {
+    #[serde(flatten)]
+    fields: HashMap<String, Value>,
+}
+
+impl RawStream {
+    fn str(&self, key: &str) -> Option<&str> {
+        self.fields
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && *s != "unknown")
+    }
+    fn u64(&self, key: &str) -> Option<u64> {
+        self.fields.get(key).and_then(as_u64)
+    }
+    fn kind(&self) -> Option<&str> {
+        self.str("codec_type")
+    }
+    fn codec(&self) -> Option<&str> {
+        self.str("codec_name")
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.fields
+            .get("disposition")
+            .and_then(|d| d.get(name))
+            .and_then(as_u64)
+            == Some(1)
+    }
+    fn tag(&self, name: &str) -> Option<&Value> {
+        let tags = self.fields.get("tags")?.as_object()?;
+        tags.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    fn duration(&self) -> Option<f64> {
+        // Matroska keeps per-stream durations in a `DURATION` tag, as HH:MM:SS.fraction.
+        let from_tag = || {
+            self.tag("DURATION")
+                .and_then(Value::as_str)
+                .and_then(parse_clock)
+        };
+        self.fields
+            .get("duration")
+            .and_then(as_f64)
+            .or_else(from_tag)
+            .filter(|d| d.is_finite() && *d > 0.0)
+    }
+    fn to_video(&self) -> VideoStream {
+        let rate = |key| {
+            self.str(key)
+                .and_then(parse_ratio)
+                .filter(|r| *r > 0.0 && *r <= 1000.0)
+        };
+        let rotation = self
+            .fields
+            .get("side_data_list")
+            .and_then(Value::as_array)
+            .and_then(|list| {
+                list.iter()
+                    .find_map(|sd| sd.get("rotation").and_then(as_f64))
+            })
+            .or_else(|| self.tag("rotate").and_then(as_f64))
+            .unwrap_or(0.0);
+        let sample_aspect_ratio = self.str("sample_aspect_ratio").and_then(|s| {
+            let (n, d) = s.split_once(':')?;
+            let (n, d) = (n.parse().ok()?, d.parse().ok()?);
+            (n > 0 && d > 0 && n != d).then_some((n, d))
+        });
+        VideoStream {
+            index: self.u64("index").unwrap_or(0) as u32,
+            codec: self.codec().unwrap_or_default().to_owned(),
+            width: self.u64("width").unwrap_or(0) as u32,
+            height: self.u64("height").unwrap_or(0) as u32,
+            pix_fmt: self.str("pix_fmt").map(str::to_owned),
+            fps: rate("avg_frame_rate").or_else(|| rate("r_frame_rate")),
+            profile: self.str("profile").map(str::to_owned),
+            level: self
+                .fields
+                .get("level")
+                .and_then(Value::as_i64)
+                .filter(|l| *l > 0),
+            bit_rate: self.u64("bit_rate"),
+            rotation: ((rotation / 90.0).round() as i64).rem_euclid(4) as u32 * 90,
+            sample_aspect_ratio,
+            frame_count: self.u64("nb_frames"),
+        }
+    }
+    fn to_audio(&self) -> AudioStream {
+        AudioStream {
+            index: self.u64("index").unwrap_or(0) as u32,
+            codec: self.codec().unwrap_or_default().to_owned(),
+            profile: self.str("profile").map(str::to_owned),
+            channels: self.u64("channels").map(|c| c as u32).filter(|c| *c > 0),
+            sample_rate: self.u64("sample_rate").map(|r| r as u32).filter(|r| *r > 0),
+            bit_rate: self.u64("bit_rate"),
+        }
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `"30000/1001"` → 29.97; `"0/0"` → None.
+fn parse_ratio(s: &str) -> Option<f64> {
+    let (n, d) = s.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (d != 0.0).then(|| n / d).filter(|r| r.is_finite())
+}
+
+/// `"00:01:02.500000000"` → 62.5.
+fn parse_clock(s: &str) -> Option<f64> {
+    let mut parts = s.trim().split(':').rev();
+    let secs: f64 = parts.next()?.parse().ok()?;
+    let mins: f64 = parts.next().map_or(Some(0.0), |m| m.parse().ok())?;
+    let hours: f64 = parts.next().map_or(Some(0.0), |h| h.parse().ok())?;
+    Some(hours * 3600.0 + mins * 60.0 + secs)
+}
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;

@@ -1,0 +1,163 @@
+//! Parser and classification tests over real ffprobe output (`tests/fixtures/`).
+
+use usher_core::ErrorReason;
+
+use super::*;
+
+fn fixture(name: &str) -> Probe {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let json = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse_ffprobe_json(&json).unwrap()
+}
+
+fn reason(probe: &Probe) -> Option<ErrorReason> {
+    classify(probe).err().map(|e| e.reason())
+}
+
+#[test]
+fn h264_aac_mp4() {
+    let p = fixture("h264_aac_720p.mp4");
+    assert_eq!(p.duration_secs, 10.0);
+    assert_eq!(p.format_name, "mov,mp4,m4a,3gp,3g2,mj2");
+    assert!(p.size_bytes.unwrap() > 1_000_000);
+    let v = p.video.as_ref().unwrap();
+    assert_eq!(
+        (v.index, v.codec.as_str(), v.width, v.height),
+        (0, "h264", 1280, 720)
+    );
+    assert_eq!(v.pix_fmt.as_deref(), Some("yuv420p"));
+    assert_eq!(v.profile.as_deref(), Some("High"));
+    assert_eq!(v.level, Some(31));
+    assert_eq!(v.fps, Some(30.0));
+    assert_eq!(
+        (v.rotation, v.sample_aspect_ratio, v.frame_count),
+        (0, None, Some(300))
+    );
+    assert!(v.bit_rate.unwrap() > 1_000_000);
+    let a = p.audio.as_ref().unwrap();
+    assert_eq!(
+        (a.index, a.codec.as_str(), a.profile.as_deref()),
+        (1, "aac", Some("LC"))
+    );
+    assert_eq!((a.channels, a.sample_rate), (Some(2), Some(48000)));
+    assert_eq!(reason(&p), None);
+}
+
+#[test]
+fn rotated_phone_video_reports_display_size() {
+    let p = fixture("h264_rotated_90.mp4");
+    let v = p.video.as_ref().unwrap();
+    assert_eq!(v.rotation, 90);
+    assert_eq!(v.display_size(), (720, 1280));
+    assert_eq!(reason(&p), None);
+}
+
+#[test]
+fn vp9_opus_webm_takes_durations_from_tags_when_needed() {
+    let p = fixture("vp9_opus_480p.webm");
+    assert!((p.duration_secs - 6.008).abs() < 1e-9);
+    let v = p.video.as_ref().unwrap();
+    assert_eq!(
+        (v.codec.as_str(), v.width, v.height, v.fps),
+        ("vp9", 854, 480, Some(25.0))
+    );
+    assert_eq!(v.bit_rate, None, "WebM streams carry no bit rate");
+    assert_eq!(p.audio.as_ref().unwrap().codec, "opus");
+    assert_eq!(reason(&p), None);
+
+    // Without the container duration, the per-stream DURATION tags are used.
+    let mut json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/fixtures/vp9_opus_480p.webm.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    json["format"].as_object_mut().unwrap().remove("duration");
+    let p = parse_ffprobe_json(json.to_string().as_bytes()).unwrap();
+    assert!(
+        (p.duration_secs - 6.008).abs() < 1e-9,
+        "{}",
+        p.duration_secs
+    );
+}
+
+#[test]
+fn audio_only_is_not_a_video() {
+    let p = fixture("aac_audio_only.m4a");
+    assert!(p.video.is_none());
+    assert_eq!(p.audio.as_ref().unwrap().sample_rate, Some(44100));
+    assert_eq!(reason(&p), Some(ErrorReason::NonVideo));
+}
+
+#[test]
+fn cover_art_does_not_make_an_mp3_a_video() {
+    let p = fixture("mp3_with_cover_art.mp3");
+    assert!(p.video.is_none(), "{:?}", p.video);
+    assert_eq!(p.audio.as_ref().unwrap().codec, "mp3");
+    assert_eq!(reason(&p), Some(ErrorReason::NonVideo));
+}
+
+#[test]
+fn a_still_image_is_not_a_video() {
+    let p = fixture("still_image.png");
+    assert_eq!(p.duration_secs, 0.0);
+    assert_eq!(p.video.as_ref().unwrap().codec, "png");
+    assert_eq!(reason(&p), Some(ErrorReason::NonVideo));
+}
+
+#[test]
+fn tiny_or_sizeless_videos() {
+    let mut p = fixture("h264_aac_720p.mp4");
+    p.duration_secs = 0.04;
+    assert_eq!(reason(&p), Some(ErrorReason::DurationTooShort));
+    p.duration_secs = 10.0;
+    p.video.as_mut().unwrap().width = 0;
+    assert_eq!(reason(&p), Some(ErrorReason::MalformedVideo));
+}
+
+#[test]
+fn lenient_about_missing_and_odd_fields() {
+    let p = parse_ffprobe_json(br#"{"streams":[{"codec_type":"video","codec_name":"h264","width":"640","height":360,"avg_frame_rate":"0/0","r_frame_rate":"30000/1001","sample_aspect_ratio":"0:1","side_data_list":[{"rotation":-90}]}]}"#).unwrap();
+    let v = p.video.unwrap();
+    assert_eq!(
+        (v.width, v.height, v.rotation, v.sample_aspect_ratio),
+        (640, 360, 270, None)
+    );
+    assert!((v.fps.unwrap() - 29.97).abs() < 0.01);
+    assert_eq!(
+        (p.duration_secs, p.format_name.as_str(), p.size_bytes),
+        (0.0, "", None)
+    );
+
+    assert!(parse_ffprobe_json(b"{}").unwrap().video.is_none());
+    let err = parse_ffprobe_json(b"not json").unwrap_err();
+    assert_eq!(err.reason(), ErrorReason::Unknown);
+}
+
+#[test]
+fn anamorphic_width_is_stretched() {
+    let p = parse_ffprobe_json(br#"{"streams":[{"codec_type":"video","codec_name":"mpeg2video","width":720,"height":576,"sample_aspect_ratio":"64:45"}]}"#).unwrap();
+    assert_eq!(p.video.unwrap().display_size(), (1024, 576));
+}
+
+#[test]
+fn container_magic() {
+    assert!(looks_like_video_container(b"\0\0\0\x20ftypisom\0\0\x02\0"));
+    assert!(looks_like_video_container(&[0x1A, 0x45, 0xDF, 0xA3, 1, 2]));
+    assert!(looks_like_video_container(b"RIFF\0\0\0\0AVI LIST"));
+    assert!(!looks_like_video_container(b"RIFF\0\0\0\0WAVEfmt "));
+    assert!(!looks_like_video_container(b"hello, world\n"));
+    assert!(!looks_like_video_container(b"ID3\x04\0\0\0\0"));
+    assert!(!looks_like_video_container(b""));
+}
+
+#[test]
+fn clock_and_ratio_parsing() {
+    assert_eq!(parse_clock("00:01:02.500000000"), Some(62.5));
+    assert_eq!(parse_clock("1:00:00"), Some(3600.0));
+    assert_eq!(parse_clock("nope"), None);
+    assert_eq!(parse_ratio("25/1"), Some(25.0));
+    assert_eq!(parse_ratio("0/0"), None);
+}

@@ -1,0 +1,330 @@
+//! The media worker: claims `package` jobs from the database queue, turns the stored
+//! upload into published outputs, and records the outcome on the video. Outputs are
+//! written to scratch space, copied into a fresh generation in the blob store, and only
+//! then switched to in one database update, so a crash at any point leaves either the
+//! old state or the new one visible, never half of a rendition.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use usher_core::ids::random_hex_id;
+use usher_core::time_fmt::now_micros;
+use usher_core::{ErrorReason, Video, VideoState};
+use usher_store::layout::{generation_prefix, original_key, outputs_prefix};
+use usher_store::{Blobs, Db, Job, ProcessingUpdate, StoreError};
+
+use crate::error::MediaError;
+use crate::tools::Tools;
+use crate::{package, plan, probe, thumbnail, thumbnail_time};
+
+/// How long a claim lasts without renewal; a worker that dies loses its job after this.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often a running job's lease is renewed (well inside `LEASE`).
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long an idle worker waits before looking for work again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Attempts before a job whose failures look transient is given up on.
+pub const MAX_ATTEMPTS: i64 = 3;
+/// Delay before retry n is `RETRY_BACKOFF * n`.
+const RETRY_BACKOFF: Duration = Duration::from_secs(5);
+/// Progress is written to the database at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique among all workers sharing the database (host, pid, index).
+    pub name: String,
+    /// Local scratch directory; each job works in its own subdirectory.
+    pub scratch: PathBuf,
+    pub poll_interval: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(name: String, scratch: PathBuf) -> Self {
+        Self {
+            name,
+            scratch,
+            poll_interval: POLL_INTERVAL,
+        }
+    }
+}
+
+pub struct Worker {
+    db: Db,
+    blobs: Blobs,
+    tools: Arc<Tools>,
+    cfg: WorkerConfig,
+}
+
+/// Why a job stopped short.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{}", .0.text())]
+    Refused(ErrorReason),
+}
+
+impl Worker {
+    pub fn new(db: Db, blobs: Blobs, tools: Arc<Tools>, cfg: WorkerConfig) -> Self {
+        Self {
+            db,
+            blobs,
+            tools,
+            cfg,
+        }
+    }
+
+    /// Runs jobs until `shutdown`; a job interrupted by shutdown is handed back to the
+    /// queue for another worker (or this one after a restart).
+    pub async fn run(&self, shutdown: CancellationToken) {
+        if let Err(e) = std::fs::create_dir_all(&self.cfg.scratch) {
+            tracing::error!(error = %e, "cannot create scratch directory; worker stopped");
+            return;
+        }
+        loop {
+            let claimed = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = self.run_once_until(&shutdown) => r,
+            };
+            match claimed {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "worker could not reach the queue"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and runs one job, if any is due; returns whether one was run. Tests step
+    /// the worker with this instead of sleeping.
+    pub async fn run_once(&self) -> Result<bool, StoreError> {
+        self.run_once_until(&CancellationToken::new()).await
+    }
+
+    async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, StoreError> {
+        let lease = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+        let Some(job) = self.db.claim_job(&self.cfg.name, lease, now_micros()).await? else {
+            return Ok(false);
+        };
+        let span = tracing::info_span!("job", id = %job.id, video = %job.video_uid, attempt = job.attempts);
+        let _enter = span.enter();
+        tracing::info!("packaging a video");
+        let outcome = tokio::select! {
+            r = self.with_heartbeat(&job) => Some(r),
+            _ = shutdown.cancelled() => None,
+        };
+        let now = now_micros();
+        match outcome {
+            None => {
+                tracing::info!("shutting down: job handed back to the queue");
+                self.db.retry_job(&job.id, &self.cfg.name, "interrupted by shutdown", now, now).await?;
+                self.db.transition(&job.video_uid, &[VideoState::InProgress], VideoState::Queued, now).await?;
+            }
+            Some(Ok(())) => {
+                self.db.finish_job(&job.id, &self.cfg.name, now).await?;
+                tracing::info!("video ready");
+            }
+            Some(Err(e)) => self.record_failure(&job, e).await?,
+        }
+        Ok(true)
+    }
+
+    async fn record_failure(&self, job: &Job, e: JobError) -> Result<(), StoreError> {
+        let now = now_micros();
+        let mut detail = e.to_string();
+        if let JobError::Media(m) = &e {
+            if let Some(tail) = m.stderr_tail() {
+                detail = format!("{detail}\n--- stderr (tail) ---\n{tail}");
+            }
+        }
+        let retryable = match &e {
+            JobError::Media(m) => m.is_retryable(),
+            JobError::Store(_) => true,
+            JobError::Refused(_) => false,
+        };
+        if retryable && job.attempts < MAX_ATTEMPTS {
+            let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
+            let at = now + i64::try_from(delay.as_micros()).unwrap_or(0);
+            tracing::warn!(error = %detail, "job failed; will retry");
+            self.db.retry_job(&job.id, &self.cfg.name, &detail, at, now).await?;
+            self.db.transition(&job.video_uid, &[VideoState::InProgress], VideoState::Queued, now).await?;
+        } else {
+            let reason = match &e {
+                JobError::Media(m) => m.reason(),
+                JobError::Refused(r) => *r,
+                JobError::Store(_) => ErrorReason::Unknown,
+            };
+            tracing::warn!(error = %detail, reason = reason.code(), "job failed");
+            self.db.mark_error(&job.video_uid, reason, now).await?;
+            self.db.fail_job(&job.id, &self.cfg.name, &detail, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn with_heartbeat(&self, job: &Job) -> Result<(), JobError> {
+        let work = self.package_job(job);
+        tokio::pin!(work);
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                _ = beat.tick() => {
+                    let until = now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(0);
+                    if !self.db.renew_lease(&job.id, &self.cfg.name, until).await? {
+                        tracing::warn!("lost the job's lease; abandoning it");
+                        return Err(JobError::Refused(ErrorReason::Unknown));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn package_job(&self, job: &Job) -> Result<(), JobError> {
+        let uid = &job.video_uid;
+        let Some(video) = self.db.video_by_uid(uid).await? else {
+            return Ok(()); // deleted while queued
+        };
+        if video.state.is_final() {
+            return Ok(());
+        }
+        let now = now_micros();
+        self.db
+            .transition(uid, &[VideoState::Queued, VideoState::InProgress], VideoState::InProgress, now)
+            .await?;
+        self.remove_unpublished(&video).await?;
+
+        let work = tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(&self.cfg.scratch)
+            .map_err(|e| MediaError::io("creating a scratch directory", e))?;
+        let input = self.local_input(&video, work.path()).await?;
+
+        let probed = probe(&self.tools, &input).await?;
+        self.db
+            .set_probed(
+                uid,
+                &ProcessingUpdate {
+                    duration: Some(probed.duration_secs),
+                    width: probed.video.as_ref().map(|v| i64::from(v.display_size().0)),
+                    height: probed.video.as_ref().map(|v| i64::from(v.display_size().1)),
+                },
+            )
+            .await?;
+        if let Some(max) = video.max_duration_seconds {
+            if probed.duration_secs > max as f64 {
+                return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
+            }
+        }
+
+        let out = work.path().join("out");
+        let plan = plan(&probed);
+        let progress = ProgressWriter::spawn(self.db.clone(), uid.clone());
+        let report = progress.reporter();
+        let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| report(f)).await;
+        progress.stop().await;
+        let packaged = packaged?;
+
+        let at = thumbnail_time(video.thumbnail_pct, packaged.duration_secs);
+        let thumb = out.join("thumbnails").join("thumbnail.jpg");
+        if let Some(dir) = thumb.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
+        }
+        thumbnail(&self.tools, &input, at, &thumb, None).await?;
+
+        let generation = random_hex_id();
+        let prefix = generation_prefix(uid, &generation);
+        let mut files = packaged.files.clone();
+        files.push(PathBuf::from("thumbnails/thumbnail.jpg"));
+        for rel in &files {
+            let key = format!("{prefix}/{}", rel.to_string_lossy());
+            self.blobs.put_file(&key, &out.join(rel)).await?;
+        }
+        match self.db.mark_ready(uid, &generation, now_micros()).await? {
+            None => {
+                // Deleted (or moved on) while we worked: what we wrote is unreachable.
+                self.blobs.delete_prefix(&prefix).await?;
+            }
+            Some(Some(old)) if old != generation => {
+                self.blobs.delete_prefix(&generation_prefix(uid, &old)).await?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The upload as a local file: the blob itself when media is on local disk,
+    /// otherwise a copy in the job's scratch directory.
+    async fn local_input(&self, video: &Video, work: &Path) -> Result<PathBuf, JobError> {
+        let key = original_key(&video.uid);
+        if let Some(path) = self.blobs.local_path(&key) {
+            if tokio::fs::metadata(&path).await.is_ok() {
+                return Ok(path);
+            }
+        }
+        let path = work.join("input");
+        self.blobs.download_to(&key, &path).await?;
+        Ok(path)
+    }
+
+    /// Removes output generations a crashed earlier attempt left behind.
+    async fn remove_unpublished(&self, video: &Video) -> Result<(), StoreError> {
+        let published = video
+            .media_generation
+            .as_deref()
+            .map(|g| generation_prefix(&video.uid, g));
+        for dir in self.blobs.list_dirs(&outputs_prefix(&video.uid)).await? {
+            if Some(dir.trim_end_matches('/')) != published.as_deref() {
+                self.blobs.delete_prefix(&dir).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Carries packaging progress (a sync callback inside ffmpeg's output loop) to the
+/// database, at most every `PROGRESS_EVERY`.
+struct ProgressWriter {
+    tx: tokio::sync::watch::Sender<f64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressWriter {
+    fn spawn(db: Db, uid: usher_core::VideoId) -> Self {
+        let (tx, mut rx) = tokio::sync::watch::channel(0.0f64);
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let pct = *rx.borrow_and_update() * 100.0;
+                if let Err(e) = db.set_progress(&uid, pct).await {
+                    tracing::debug!(error = %e, "could not record progress");
+                }
+                tokio::time::sleep(PROGRESS_EVERY).await;
+            }
+        });
+        Self { tx, task }
+    }
+
+    fn reporter(&self) -> impl Fn(f64) + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        move |fraction: f64| {
+            // Packaging is not done until it is published: 100 is written by mark_ready.
+            let _ = tx.send(fraction.clamp(0.0, 0.99));
+        }
+    }
+
+    /// Stops writing; the final 100 % is written when the video is marked ready.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,184 @@
+//! Media blobs behind one interface: `object_store` on the local filesystem today, any
+//! S3-compatible store through the same calls later. Writes stream in bounded chunks
+//! and become visible only when finished, so a crash never exposes a partial blob.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{Result, StoreError};
+
+/// Bytes buffered per part before it is handed to the store.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts in flight at once per writer; together with `PART_SIZE` this bounds the memory
+/// one upload can use.
+const PARTS_IN_FLIGHT: usize = 2;
+/// Read size when streaming a local file into the store.
+const COPY_CHUNK: usize = 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    /// Set when blobs are plain files, so the edge can serve them with sendfile.
+    local: Option<Arc<LocalFileSystem>>,
+}
+
+impl Blobs {
+    /// Opens `file://PATH` (absolute or relative, created if missing).
+    pub fn open(media_url: &str) -> Result<Self> {
+        let Some(path) = media_url.strip_prefix("file://") else {
+            return Err(StoreError::Config(format!(
+                "unsupported media URL {media_url:?}: expected file://PATH"
+            )));
+        };
+        std::fs::create_dir_all(path)?;
+        let root = std::fs::canonicalize(path)?;
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true));
+        Ok(Self {
+            store: fs.clone(),
+            local: Some(fs),
+        })
+    }
+
+    /// Where the blob lives on disk, when the store is the local filesystem.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let fs = self.local.as_ref()?;
+        fs.path_to_filesystem(&Path::parse(key).ok()?).ok()
+    }
+
+    pub async fn writer(&self, key: &str) -> Result<BlobWriter> {
+        let upload = self
+            .store
+            .put_multipart(&Path::parse(key).map_err(path_err)?)
+            .await?;
+        Ok(BlobWriter {
+            inner: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            written: 0,
+        })
+    }
+
+    /// Streams a local file into the store; returns its size.
+    pub async fn put_file(&self, key: &str, file: &FsPath) -> Result<u64> {
+        let mut f = tokio::fs::File::open(file).await?;
+        let mut w = self.writer(key).await?;
+        let mut buf = vec![0u8; COPY_CHUNK];
+        loop {
+            let n = match f.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    w.abort().await;
+                    return Err(e.into());
+                }
+            };
+            if let Err(e) = w.write(Bytes::copy_from_slice(&buf[..n])).await {
+                w.abort().await;
+                return Err(e);
+            }
+        }
+        w.finish().await
+    }
+
+    /// Streams a blob into a local file; returns its size.
+    pub async fn download_to(&self, key: &str, file: &FsPath) -> Result<u64> {
+        let got = self.store.get(&Path::parse(key).map_err(path_err)?).await?;
+        let mut stream = got.into_stream();
+        let mut out = tokio::fs::File::create(file).await?;
+        let mut n = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            n += chunk.len() as u64;
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok(n)
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        match self.store.head(&Path::parse(key).map_err(path_err)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every key under `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = Path::parse(prefix).map_err(path_err)?;
+        let mut out = Vec::new();
+        let mut stream = self.store.list(Some(&prefix));
+        while let Some(meta) = stream.next().await {
+            out.push(meta?.location.to_string());
+        }
+        Ok(out)
+    }
+
+    /// The immediate "directories" under `prefix`.
+    pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = Path::parse(prefix).map_err(path_err)?;
+        let listed = self.store.list_with_delimiter(Some(&prefix)).await?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .map(|p| p.to_string())
+            .collect())
+    }
+
+    /// Deletes every key under `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let keys = self.list(prefix).await?;
+        for key in &keys {
+            match self
+                .store
+                .delete(&Path::parse(key).map_err(path_err)?)
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(keys.len())
+    }
+}
+
+fn path_err(e: object_store::path::Error) -> StoreError {
+    StoreError::Config(format!("invalid blob key: {e}"))
+}
+
+/// A blob being written. Nothing is visible under its key until `finish`; dropping it
+/// without finishing leaves only a staging file that `abort` (or the store) removes.
+pub struct BlobWriter {
+    inner: WriteMultipart,
+    written: u64,
+}
+
+impl BlobWriter {
+    pub async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.inner.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.written += data.len() as u64;
+        self.inner.put(data);
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub async fn finish(self) -> Result<u64> {
+        let n = self.written;
+        self.inner.finish().await?;
+        Ok(n)
+    }
+
+    pub async fn abort(self) {
+        if let Err(e) = self.inner.abort().await {
+            tracing::warn!(error = %e, "could not clean up an unfinished blob");
+        }
+    }
+}

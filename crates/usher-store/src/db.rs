@@ -1,0 +1,123 @@
+//! Connecting to the metadata database by URL and bringing its schema up to date.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
+
+use crate::error::{Result, StoreError};
+
+/// Connections per process. SQLite allows one writer at a time anyway; PostgreSQL
+/// deployments scale by adding processes rather than connections.
+pub const MAX_CONNECTIONS: u32 = 16;
+/// How long a query waits for a connection before the request fails.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long SQLite waits for another process's write lock (several `usher serve`
+/// processes may share one database file).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Migrations in order; each is applied once, recorded in `usher_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// The metadata database: a pool plus which dialect it speaks.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) pool: AnyPool,
+    postgres: bool,
+}
+
+impl Db {
+    /// Opens `url` (`sqlite://path` or `postgres://…`) and migrates it.
+    pub async fn connect(url: &str) -> Result<Self> {
+        install_default_drivers();
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let url = if let Some(path) = url.strip_prefix("sqlite://") {
+            if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            if path.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            }
+        } else if postgres {
+            url.to_owned()
+        } else {
+            return Err(StoreError::Config(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if postgres { MAX_CONNECTIONS } else { 4 })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if !postgres {
+                        conn.execute(AssertSqlSafe(format!(
+                            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                        )))
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let db = Self { pool, postgres };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.pool
+            .execute(
+                "CREATE TABLE IF NOT EXISTS usher_migrations \
+                 (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
+            )
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM usher_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            // Statements are idempotent (IF NOT EXISTS), so two processes starting at once
+            // both succeed; the version row is written by whichever commits first.
+            // Comments go first: they may contain semicolons.
+            let sql: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                tx.execute(AssertSqlSafe(stmt.to_owned())).await?;
+            }
+            sqlx::query(
+                "INSERT INTO usher_migrations (version, applied) VALUES ($1, $2) \
+                 ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(version)
+            .bind(usher_core::time_fmt::now_micros())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,409 @@
+//! Store conformance: the metadata database and blob store behave as the API, edge and
+//! workers rely on. Runs on SQLite + local files (the embedded defaults).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use usher_core::time_fmt::now_micros;
+use usher_core::{AccountId, ErrorReason, KeyId, Video, VideoId, VideoState};
+use usher_store::{
+    AccountRecord, Blobs, Db, JobState, KeyKind, KeyRecord, NewJob, PACKAGE_JOB, StoreError,
+    VideoEdit, VideoFilter,
+};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: Db,
+    blobs: Blobs,
+    root: std::path::PathBuf,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}/usher.db", dir.path().display()))
+        .await
+        .unwrap();
+    let root = dir.path().join("media");
+    let blobs = Blobs::open(&format!("file://{}", root.display())).unwrap();
+    Fixture {
+        _dir: dir,
+        db,
+        blobs,
+        root,
+    }
+}
+
+async fn account(db: &Db) -> AccountId {
+    let id = AccountId::generate();
+    db.insert_account(&AccountRecord {
+        id: id.clone(),
+        email: "a@example.com".into(),
+        api_token_hash: "t".into(),
+        api_key_hash: "k".into(),
+        created: now_micros(),
+    })
+    .await
+    .unwrap();
+    id
+}
+
+async fn video(db: &Db, acct: &AccountId, created: i64, name: &str) -> VideoId {
+    let uid = VideoId::generate();
+    let mut v = Video::new(uid.clone(), acct.clone(), VideoState::Queued, created);
+    v.meta.insert("name".into(), name.into());
+    db.insert_video(&v, Some(NewJob { kind: PACKAGE_JOB }))
+        .await
+        .unwrap();
+    uid
+}
+
+fn key(acct: &AccountId) -> KeyRecord {
+    KeyRecord {
+        id: KeyId::generate(),
+        account_id: acct.clone(),
+        kind: KeyKind::User,
+        public_key: "cHVi".into(),
+        private_key: None,
+        created: now_micros(),
+        revoked_at: None,
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_across_processes() {
+    let f = fixture().await;
+    let url = format!("sqlite://{}/usher.db", f._dir.path().display());
+    let (a, b) = tokio::join!(Db::connect(&url), Db::connect(&url));
+    a.unwrap();
+    b.unwrap();
+}
+
+#[tokio::test]
+async fn key_limit_and_revocation_are_per_account() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let b = account(&f.db).await;
+    let k1 = key(&a);
+    f.db.insert_key(&k1, 2).await.unwrap();
+    f.db.insert_key(&key(&a), 2).await.unwrap();
+    assert!(matches!(
+        f.db.insert_key(&key(&a), 2).await,
+        Err(StoreError::LimitReached(_))
+    ));
+    f.db.insert_key(&key(&b), 2).await.unwrap();
+    // B cannot revoke A's key; A can, once.
+    assert!(!f.db.revoke_user_key(&b, &k1.id, 1).await.unwrap());
+    assert!(f.db.revoke_user_key(&a, &k1.id, 1).await.unwrap());
+    assert!(!f.db.revoke_user_key(&a, &k1.id, 2).await.unwrap());
+    assert_eq!(f.db.user_keys(&a).await.unwrap().len(), 1);
+    assert!(f.db.live_key(&a, &k1.id).await.unwrap().is_none());
+    assert_eq!(f.db.key(&k1.id).await.unwrap().unwrap().revoked_at, Some(1));
+    // A revoked key frees a slot.
+    f.db.insert_key(&key(&a), 2).await.unwrap();
+}
+
+#[tokio::test]
+async fn videos_are_scoped_to_their_account() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let b = account(&f.db).await;
+    let uid = video(&f.db, &a, 1, "cat").await;
+    assert!(f.db.video(&a, &uid).await.unwrap().is_some());
+    assert!(f.db.video(&b, &uid).await.unwrap().is_none());
+    let edit = VideoEdit {
+        require_signed_urls: Some(true),
+        ..Default::default()
+    };
+    assert!(f.db.edit_video(&b, &uid, &edit, 2).await.unwrap().is_none());
+    assert!(f.db.delete_video(&b, &uid).await.unwrap().is_none());
+    let page =
+        f.db.list_videos(
+            &b,
+            &VideoFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.videos.is_empty());
+    assert!(
+        !f.db
+            .video(&a, &uid)
+            .await
+            .unwrap()
+            .unwrap()
+            .require_signed_urls
+    );
+}
+
+#[tokio::test]
+async fn list_filters_order_and_counts() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let old = video(&f.db, &a, 100, "Holiday 100%").await;
+    let mid = video(&f.db, &a, 200, "holiday_b").await;
+    let new = video(&f.db, &a, 300, "work").await;
+    let all = |f2: VideoFilter| {
+        let db = f.db.clone();
+        let a = a.clone();
+        async move {
+            db.list_videos(&a, &VideoFilter { limit: 100, ..f2 })
+                .await
+                .unwrap()
+                .videos
+                .into_iter()
+                .map(|v| v.uid)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        all(VideoFilter::default()).await,
+        vec![new.clone(), mid.clone(), old.clone()]
+    );
+    assert_eq!(
+        all(VideoFilter {
+            asc: true,
+            ..Default::default()
+        })
+        .await[0],
+        old
+    );
+    assert_eq!(
+        all(VideoFilter {
+            search: Some("HOLIDAY".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![mid.clone(), old.clone()]
+    );
+    // LIKE wildcards in the search are literal.
+    assert_eq!(
+        all(VideoFilter {
+            search: Some("100%".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![old.clone()]
+    );
+    assert_eq!(
+        all(VideoFilter {
+            search: Some("y_b".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![mid.clone()]
+    );
+    assert_eq!(
+        all(VideoFilter {
+            before: Some(300),
+            ..Default::default()
+        })
+        .await,
+        vec![mid.clone(), old.clone()]
+    );
+    assert_eq!(
+        all(VideoFilter {
+            after: Some(100),
+            end: Some(200),
+            ..Default::default()
+        })
+        .await,
+        vec![mid.clone()]
+    );
+    let page =
+        f.db.list_videos(
+            &a,
+            &VideoFilter {
+                limit: 1,
+                include_counts: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.videos.len(), page.total), (1, Some(3)));
+    f.db.transition(&new, &[VideoState::Queued], VideoState::InProgress, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        all(VideoFilter {
+            state: Some(VideoState::InProgress),
+            ..Default::default()
+        })
+        .await,
+        vec![new]
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_guards_hold_in_the_database() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = video(&f.db, &a, 1, "x").await;
+    // Not a legal move from queued.
+    assert!(
+        !f.db
+            .transition(&uid, &[VideoState::Queued], VideoState::Ready, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.db.mark_ready(&uid, "g1", 3).await.unwrap().is_none(),
+        "ready only from inprogress"
+    );
+    assert!(
+        f.db.transition(&uid, &[VideoState::Queued], VideoState::InProgress, 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.db.mark_ready(&uid, "g1", 3).await.unwrap(), Some(None));
+    let v = f.db.video(&a, &uid).await.unwrap().unwrap();
+    assert_eq!(
+        (v.state, v.media_generation.as_deref(), v.pct_complete),
+        (VideoState::Ready, Some("g1"), 100.0)
+    );
+    // A late failure never overrides a published video.
+    f.db.mark_error(&uid, ErrorReason::Unknown, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.db.video(&a, &uid).await.unwrap().unwrap().state,
+        VideoState::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_job_is_claimed_by_exactly_one_worker() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    for i in 0..5 {
+        video(&f.db, &a, i, "x").await;
+    }
+    let now = now_micros();
+    let claims = futures_util::future::join_all((0..10).map(|w| {
+        let db = f.db.clone();
+        async move {
+            db.claim_job(&format!("w{w}"), 60_000_000, now)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let mut ids: Vec<_> = claims.into_iter().flatten().map(|j| j.id).collect();
+    assert_eq!(ids.len(), 5);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "no job handed out twice");
+    assert!(
+        f.db.claim_job("late", 60_000_000, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = video(&f.db, &a, 1, "x").await;
+    let job = f.db.claim_job("dead", 1_000, 10).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    assert!(
+        f.db.claim_job("other", 1_000, 500).await.unwrap().is_none(),
+        "lease still held"
+    );
+    let again =
+        f.db.claim_job("other", 1_000, 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!((again.id.as_str(), again.attempts), (job.id.as_str(), 2));
+    assert!(!f.db.renew_lease(&job.id, "dead", 10_000).await.unwrap());
+    assert!(f.db.renew_lease(&job.id, "other", 10_000).await.unwrap());
+    f.db.retry_job(&job.id, "other", "boom", 50_000, 3_000)
+        .await
+        .unwrap();
+    assert!(
+        f.db.claim_job("w", 1_000, 40_000).await.unwrap().is_none(),
+        "not due yet"
+    );
+    let third = f.db.claim_job("w", 1_000, 50_000).await.unwrap().unwrap();
+    f.db.fail_job(&third.id, "w", "gave up", 60_000)
+        .await
+        .unwrap();
+    let rec = &f.db.jobs_for_video(&uid).await.unwrap()[0];
+    assert_eq!(
+        (rec.state, rec.attempts, rec.last_error.as_deref()),
+        (JobState::Failed, 3, Some("gave up"))
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_video_removes_its_jobs() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = video(&f.db, &a, 1, "x").await;
+    assert!(f.db.delete_video(&a, &uid).await.unwrap().is_some());
+    assert!(f.db.jobs_for_video(&uid).await.unwrap().is_empty());
+    assert!(
+        f.db.claim_job("w", 1_000, now_micros())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn blobs_stream_in_and_only_finished_writes_appear() {
+    let f = fixture().await;
+    let mut w = f.blobs.writer("uploads/x/original").await.unwrap();
+    for _ in 0..3 {
+        w.write(Bytes::from(vec![7u8; 5 * 1024 * 1024]))
+            .await
+            .unwrap();
+    }
+    assert!(
+        !f.blobs.exists("uploads/x/original").await.unwrap(),
+        "invisible until finished"
+    );
+    assert_eq!(w.finish().await.unwrap(), 15 * 1024 * 1024);
+    let path = f.blobs.local_path("uploads/x/original").unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 15 * 1024 * 1024);
+
+    let mut w = f.blobs.writer("uploads/y/original").await.unwrap();
+    w.write(Bytes::from_static(b"partial")).await.unwrap();
+    w.abort().await;
+    assert!(!f.blobs.exists("uploads/y/original").await.unwrap());
+
+    let copy = f._dir.path().join("copy");
+    assert_eq!(
+        f.blobs
+            .download_to("uploads/x/original", &copy)
+            .await
+            .unwrap(),
+        15 * 1024 * 1024
+    );
+    f.blobs
+        .put_file("videos/v/g1/manifest/a.m3u8", &copy)
+        .await
+        .unwrap();
+    f.blobs
+        .put_file("videos/v/g2/manifest/a.m3u8", &copy)
+        .await
+        .unwrap();
+    let mut dirs = f.blobs.list_dirs("videos/v").await.unwrap();
+    dirs.sort();
+    assert_eq!(dirs, vec!["videos/v/g1", "videos/v/g2"]);
+    assert_eq!(f.blobs.delete_prefix("videos/v").await.unwrap(), 2);
+    assert!(f.blobs.list("videos").await.unwrap().is_empty());
+    assert!(f.root.exists());
+}
+
+#[tokio::test]
+async fn blob_keys_cannot_escape_the_store() {
+    let f = fixture().await;
+    assert!(f.blobs.writer("../escape").await.is_err());
+    assert!(f.blobs.local_path("../../etc/passwd").is_none());
+}

@@ -1,0 +1,157 @@
+//! The command line, exactly as SPEC §2 fixes it. Every flag also reads `USHER_*`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "usher",
+    version,
+    about = "Self-hosted video platform with signed-URL access control"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: management API, delivery edge and media workers.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and print its id and credentials (shown once).
+    Create(AccountCreateArgs),
+}
+
+/// Where metadata and media live; shared by every command that touches them.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the embedded defaults: SQLite database, media files, scratch space.
+    #[arg(long, env = "USHER_DATA_DIR", default_value = "./usher-data")]
+    pub data_dir: PathBuf,
+    /// Metadata database: sqlite://PATH or postgres://… (default: SQLite in the data dir).
+    #[arg(long, env = "USHER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Media store: file://PATH (default: media/ in the data dir).
+    #[arg(long, env = "USHER_MEDIA_URL")]
+    pub media_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// API, edge and worker in one process.
+    All,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; repeat for several (IPv6 as [::1]:8787). Port 0 picks a free port.
+    #[arg(
+        long = "listen",
+        env = "USHER_LISTEN",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:8787"
+    )]
+    pub listen: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// MaxMind-format country database (default: the bundled free database).
+    #[arg(long, env = "USHER_GEOIP")]
+    pub geoip: Option<PathBuf>,
+    /// A proxy whose X-Forwarded-For is believed; repeat for several.
+    #[arg(
+        long = "trusted-proxy",
+        env = "USHER_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<IpNet>,
+    /// Base of the absolute URLs Usher hands out (default: http:// + the first listen address).
+    #[arg(long, env = "USHER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seconds of clock difference tolerated on token exp/nbf.
+    #[arg(long, env = "USHER_CLOCK_SKEW", default_value_t = 30)]
+    pub clock_skew: u32,
+    /// What this process does.
+    #[arg(long, env = "USHER_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
+    /// Largest basic (multipart) upload in bytes.
+    #[arg(long, env = "USHER_MAX_UPLOAD_BYTES", default_value_t = usher_api::ApiConfig::default().max_upload_bytes)]
+    pub max_upload_bytes: u64,
+    /// `POST …/token` requests allowed per account per minute.
+    #[arg(long, env = "USHER_TOKEN_RATE_LIMIT", default_value_t = usher_api::ApiConfig::default().token_requests_per_minute)]
+    pub token_rate_limit: u32,
+    /// Videos packaged at once by this process.
+    #[arg(long, env = "USHER_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AccountCreateArgs {
+    /// The account's email (used with X-Auth-Key for legacy authentication).
+    #[arg(long, env = "USHER_EMAIL")]
+    pub email: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Print exactly one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_accepts_every_spec_flag() {
+        let cli = Cli::try_parse_from([
+            "usher",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen",
+            "[::1]:0",
+            "--data-dir",
+            "/tmp/x",
+            "--database-url",
+            "sqlite:///tmp/x/db",
+            "--media-url",
+            "file:///tmp/x/m",
+            "--geoip",
+            "/tmp/g.mmdb",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "::1/128",
+            "--public-url",
+            "http://h:1",
+            "--clock-skew",
+            "5",
+            "--role",
+            "all",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.listen.len(), 2);
+        assert_eq!(s.trusted_proxy.len(), 2);
+        assert_eq!(s.clock_skew, 5);
+    }
+}

@@ -1,0 +1,135 @@
+//! `usher serve`: binds the listeners, assembles the API and the edge into one router,
+//! starts the media workers, and shuts all of it down gracefully on SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use usher_api::{ApiConfig, ApiState};
+use usher_media::Tools;
+use usher_media::worker::{Worker, WorkerConfig};
+
+use crate::cli::ServeArgs;
+use crate::storage;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let stores = storage::open(&args.storage).await?;
+    let mut listeners = Vec::new();
+    for addr in &args.listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        listeners.push(l);
+    }
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<Result<_, _>>()?;
+    let public_url = match &args.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => addrs
+            .first()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default(),
+    };
+
+    let api = usher_api::router(ApiState::new(
+        stores.db.clone(),
+        stores.blobs.clone(),
+        ApiConfig {
+            public_url,
+            max_upload_bytes: args.max_upload_bytes,
+            token_requests_per_minute: args.token_rate_limit,
+            ..ApiConfig::default()
+        },
+    ));
+    let app = Router::new()
+        .nest("/client/v4", api)
+        .merge(usher_edge::router())
+        .layer(TraceLayer::new_for_http());
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(on_signal(shutdown.clone()));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (listener, addr) in listeners.into_iter().zip(&addrs) {
+        // Without TCP_NODELAY, small responses wait out Nagle + delayed ACKs (~40 ms each).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let app = app.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .context("serving HTTP")
+        });
+        tracing::info!(%addr, "listening");
+        // Scripts and tests read the bound address (port 0 picks one) from this line.
+        println!("usher listening on http://{addr}");
+    }
+    std::io::stdout().flush()?;
+
+    let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
+    for n in 0..args.workers.max(1) {
+        let worker = Worker::new(
+            stores.db.clone(),
+            stores.blobs.clone(),
+            tools.clone(),
+            WorkerConfig::new(format!("{}-{n}", worker_name()), stores.scratch.clone()),
+        );
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            worker.run(stop).await;
+            Ok(())
+        });
+    }
+
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.context("server task panicked").and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = ?e, "stopping");
+            shutdown.cancel();
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    stores.db.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!("{host}-{}", std::process::id())
+}
+
+async fn on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.cancel();
+}
