@@ -61,14 +61,27 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 def make_server(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., UsherServer]:
     started: list[UsherServer] = []
 
-    def make(*extra_args: str, accounts: tuple[str, ...] = ("a", "b")) -> UsherServer:
-        srv = _start(tmp_path_factory, accounts, tuple(extra_args))
+    def make(*extra_args: str, accounts: tuple[str, ...] = ("a", "b"),
+             share: UsherServer | None = None) -> UsherServer:
+        """A new server; with `share`, a second process on that server's data dir."""
+        if share is None:
+            srv = _start(tmp_path_factory, accounts, tuple(extra_args))
+        else:
+            logs = tmp_path_factory.mktemp(f"usher-log-{next(_serial)}")
+            srv = UsherServer(data_dir=share.data_dir, log_path=logs / "serve.log",
+                              extra_args=tuple(extra_args), accounts=dict(share.accounts))
+            srv.start()
         started.append(srv)
         return srv
 
     yield make
-    for srv in started:
-        _stop(srv)
+    errors = []
+    for srv in reversed(started):
+        try:
+            _stop(srv)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, errors
 
 
 @pytest.fixture(scope="session")

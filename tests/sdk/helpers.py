@@ -152,6 +152,14 @@ class UsherServer:
         self._log.close()
         return self.proc.returncode
 
+    def restart(self) -> "UsherServer":
+        """SIGTERM (must exit 0), then serve again on the same data dir (a new port)."""
+        code = self.stop()
+        assert code == 0, f"usher serve exited {code} after SIGTERM\n{self.log_tail()}"
+        self._lines = queue.Queue()
+        self.proc = None
+        return self.start()
+
     # --- clients --------------------------------------------------------------------
 
     def client(self, name: str = "a", **kw: Any) -> Cloudflare:

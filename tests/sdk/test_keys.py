@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import cloudflare
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -156,3 +157,56 @@ def test_legacy_client_manages_keys(server):
     assert key.id in [k.id for k in client.stream.keys.get(account_id=acct)]
     assert client.stream.keys.delete(identifier=key.id, account_id=acct) == "Revoked"
     assert key.id not in server.key_ids("a")
+
+
+def test_keys_revocations_and_account_key_survive_restart(make_server, clip):
+    srv = make_server(accounts=("a",))
+    acct = srv.acct("a")
+    client = srv.client("a")
+    uid = srv.upload_ok(clip)["uid"]
+    kept = client.stream.keys.create(account_id=acct)
+    revoked = client.stream.keys.create(account_id=acct)
+    assert client.stream.keys.delete(identifier=revoked.id, account_id=acct) == "Revoked"
+    kid_before = jwt.get_unverified_header(
+        client.stream.token.create(identifier=uid, account_id=acct).token)["kid"]
+
+    srv.restart()
+    client = srv.client("a")  # new port
+    assert [k.id for k in client.stream.keys.get(account_id=acct)] == [kept.id]
+    assert client.stream.get(identifier=uid, account_id=acct).uid == uid
+    tok = client.stream.token.create(identifier=uid, account_id=acct, id=kept.id, pem=kept.pem)
+    assert jwt.get_unverified_header(tok.token)["kid"] == kept.id
+    expect_sdk_error(cloudflare.BadRequestError,
+                     lambda: client.stream.token.create(identifier=uid, account_id=acct,
+                                                        id=revoked.id, pem=revoked.pem), 400)
+    expect_sdk_error(cloudflare.NotFoundError,
+                     lambda: client.stream.keys.delete(identifier=revoked.id, account_id=acct),
+                     404)
+    kid_after = jwt.get_unverified_header(
+        client.stream.token.create(identifier=uid, account_id=acct).token)["kid"]
+    assert kid_after == kid_before, "the account's own signing key changed across a restart"
+    assert srv.legacy_client("a").stream.get(identifier=uid, account_id=acct).uid == uid
+
+
+def test_two_processes_on_one_data_dir_agree(make_server, clip):
+    """SPEC §2: several `usher serve` may share a data dir; keys, revocations and videos
+    made through one are seen by the other at once."""
+    one = make_server(accounts=("a",))
+    two = make_server(share=one)
+    acct = one.acct("a")
+    c1, c2 = one.client("a"), two.client("a")
+    uid = one.upload_ok(clip)["uid"]
+    key = c1.stream.keys.create(account_id=acct)
+    assert key.id in [k.id for k in c2.stream.keys.get(account_id=acct)]
+    tok = c2.stream.token.create(identifier=uid, account_id=acct, id=key.id, pem=key.pem)
+    assert tok is not None and jwt.get_unverified_header(tok.token)["kid"] == key.id
+    assert c2.stream.keys.delete(identifier=key.id, account_id=acct) == "Revoked"
+    expect_sdk_error(cloudflare.BadRequestError,
+                     lambda: c1.stream.token.create(identifier=uid, account_id=acct,
+                                                    id=key.id, pem=key.pem), 400)
+    video, _ = two.wait_for_state(uid)
+    assert video.status.state == "ready"
+    assert c1.stream.get(identifier=uid, account_id=acct).status.state == "ready"
+    c2.stream.delete(identifier=uid, account_id=acct)
+    expect_sdk_error(cloudflare.NotFoundError,
+                     lambda: c1.stream.get(identifier=uid, account_id=acct), 404)

@@ -9,7 +9,7 @@ media type (415), a multipart body without `file` (400); and `stream.embed.get`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import cloudflare
 import pytest
@@ -146,6 +146,20 @@ def test_list_search_in_name(server, ready_video, error_video):
     assert list(client.stream.list(account_id=server.acct("a"), search="zzz-no-such")) == []
 
 
+def test_list_search_is_literal_and_case_insensitive(server):
+    """`%` and `_` in a search are characters, not SQL wildcards."""
+    client = server.client("a")
+    acct = server.acct("a")
+    pct = server.upload_ok(data=b"text", name="100%_Done.txt")["uid"]
+    plain = server.upload_ok(data=b"text", name="plain-name.txt")["uid"]
+    for term in ("%", "_", "100%_", "%_d"):
+        found = [v.uid for v in client.stream.list(account_id=acct, search=term)]
+        assert pct in found and plain not in found, (term, found)
+    assert [v.uid for v in client.stream.list(account_id=acct, search="PLAIN-NAME")] == [plain]
+    for uid in (pct, plain):
+        server.wait_for_state(uid)
+
+
 def test_list_limit_and_counts(server, ready_video, error_video):
     client = server.client("a")
     acct = server.acct("a")
@@ -163,6 +177,47 @@ def test_list_limit_and_counts(server, ready_video, error_video):
     assert "total" not in resp.json()
 
 
+def test_list_counts_follow_filters(server, ready_video, error_video):
+    acct = server.acct("a")
+    for params in ({"status": "error"}, {"status": "ready"}, {"search": "notes"}):
+        resp = server.request("GET", f"/accounts/{acct}/stream",
+                              params={**params, "include_counts": "true"})
+        body = resp.json()
+        assert_ok_envelope(resp)
+        assert body["total"] == len(body["result"]) == body["range"], (params, body["total"])
+
+
+def test_list_time_filters(server, ready_video):
+    client = server.client("a")
+    acct = server.acct("a")
+    created = client.stream.get(identifier=ready_video.uid, account_id=acct).created
+    earlier = (created - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    future = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def uids(**kw):
+        return [v.uid for v in client.stream.list(account_id=acct, **kw)]
+
+    assert ready_video.uid in uids(start=earlier)
+    assert ready_video.uid not in uids(end=earlier)
+    assert ready_video.uid in uids(end=future)
+    assert uids(start=future) == []
+    raw = server.request("GET", f"/accounts/{acct}/stream", params={"after": future})
+    assert assert_ok_envelope(raw) == []
+    raw = server.request("GET", f"/accounts/{acct}/stream", params={"before": earlier})
+    assert ready_video.uid not in [v["uid"] for v in assert_ok_envelope(raw)]
+
+
+def test_list_creator_filter(server):
+    client = server.client("a")
+    acct = server.acct("a")
+    uid = server.upload_ok(data=b"text", name="by-creator.txt")["uid"]
+    edited = client.stream.edit(identifier=uid, account_id=acct, creator="creator-unique-7")
+    assert edited is not None and edited.creator == "creator-unique-7"
+    assert [v.uid for v in client.stream.list(account_id=acct, creator="creator-unique-7")] == [uid]
+    assert list(client.stream.list(account_id=acct, creator="nobody-at-all")) == []
+    server.wait_for_state(uid)
+
+
 def test_list_is_per_account(server, ready_video, video_b):
     a_uids = [v.uid for v in server.client("a").stream.list(account_id=server.acct("a"))]
     b_uids = [v.uid for v in server.client("b").stream.list(account_id=server.acct("b"))]
@@ -171,7 +226,7 @@ def test_list_is_per_account(server, ready_video, video_b):
 
 
 @pytest.mark.parametrize("params", [
-    {"limit": "0"}, {"limit": "1001"}, {"limit": "ten"}, {"status": "sleeping"},
+    {"limit": "0"}, {"limit": "1001"}, {"limit": "-1"}, {"limit": "ten"}, {"status": "sleeping"},
     {"asc": "maybe"}, {"start": "yesterday"},
 ])
 def test_list_bad_params_are_400(server, params):
@@ -210,6 +265,7 @@ def test_edit_round_trips(server, edit_video):
     client = server.client("a")
     acct = server.acct("a")
     uid = edit_video["uid"]
+    before = client.stream.get(identifier=uid, account_id=acct)
     edited = client.stream.edit(identifier=uid, account_id=acct, require_signed_urls=True,
                                 allowed_origins=["example.com"], meta={"name": "x"},
                                 thumbnail_timestamp_pct=0.5)
@@ -220,7 +276,8 @@ def test_edit_round_trips(server, edit_video):
         assert v.allowed_origins == ["example.com"]
         assert v.meta["name"] == "x"
         assert v.thumbnail_timestamp_pct == 0.5
-    assert edited.modified >= edited.created
+    assert edited.modified > before.modified, (before.modified, edited.modified)
+    assert edited.created == before.created
     # and back again (a uid in the body is accepted)
     back = client.stream.edit(identifier=uid, account_id=acct, uid=uid,
                               require_signed_urls=False, allowed_origins=[])
@@ -341,6 +398,25 @@ def test_delete_removes_video_and_media(server, clip):
                      lambda: client.stream.token.create(identifier=uid, account_id=acct), 404)
 
 
+def test_delete_during_processing_leaves_no_media(server, clip):
+    """Deleting a video the worker is packaging: nothing of it may be left on disk."""
+    client = server.client("a")
+    acct = server.acct("a")
+    uid = server.upload_ok(clip, name="short-lived.mp4")["uid"]
+    client.stream.delete(identifier=uid, account_id=acct)
+    # The worker packages one video at a time: once a later upload is ready, it is done
+    # with (or has abandoned) the deleted one.
+    later = server.upload_ok(clip, name="later.mp4")["uid"]
+    video, _ = server.wait_for_state(later)
+    assert video.status.state == "ready"
+    expect_sdk_error(cloudflare.NotFoundError,
+                     lambda: client.stream.get(identifier=uid, account_id=acct), 404)
+    assert [p for p in server.media_files() if uid in str(p)] == []
+    assert not any(uid in str(p) for p in (server.data_dir / "tmp").rglob("*")) \
+        if (server.data_dir / "tmp").exists() else True
+    client.stream.delete(identifier=later, account_id=acct)
+
+
 def test_delete_raw_envelope(server, clip):
     uid = server.upload_ok(data=b"not a video" * 10, name="gone.txt")["uid"]
     server.wait_for_state(uid)
@@ -361,6 +437,20 @@ def test_upload_over_limit_is_413(make_server):
                              headers=srv.bearer("a"), timeout=30)
         body = assert_error_envelope(resp, 413)
         assert "10000" in body["errors"][0]["message"], body
+    # Chunked (no Content-Length): the limit holds while streaming.
+    boundary = "usherboundary"
+
+    def chunked_body():
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"chunked.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+        for _ in range(40):
+            yield b"\x00" * 1000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    resp = requests.post(url, data=chunked_body(), timeout=30, headers={
+        **srv.bearer("a"), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert "content-length" not in {k.lower() for k in resp.request.headers}
+    assert_error_envelope(resp, 413)
     assert list(srv.client("a").stream.list(account_id=srv.acct("a"))) == []
     assert srv.video_count("a") == 0
     assert srv.media_files() == [], "a refused upload left files behind"
@@ -400,6 +490,9 @@ def test_empty_file_is_400(server):
 
 def test_malformed_multipart_is_400(server):
     before = server.video_count("a")
+    resp = server.request("POST", f"/accounts/{server.acct('a')}/stream",
+                          headers={"Content-Type": "multipart/form-data"}, data=b"abc")
+    assert_error_envelope(resp, 400)
     resp = server.request("POST", f"/accounts/{server.acct('a')}/stream",
                           headers={"Content-Type": "multipart/form-data; boundary=XYZ"},
                           data=b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; "

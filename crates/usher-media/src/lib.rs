@@ -18,7 +18,7 @@ pub mod probe;
 pub mod process;
 pub mod thumbnail;
 pub mod tools;
-// pub mod worker;
+pub mod worker;
 
 pub use error::MediaError;
 pub use index::{Rendition, Segment, SegmentIndex, Track};

@@ -111,7 +111,11 @@ impl Worker {
 
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, StoreError> {
         let lease = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
-        let Some(job) = self.db.claim_job(&self.cfg.name, lease, now_micros()).await? else {
+        let Some(job) = self
+            .db
+            .claim_job(&self.cfg.name, lease, now_micros())
+            .await?
+        else {
             return Ok(false);
         };
         let span = tracing::info_span!("job", id = %job.id, video = %job.video_uid, attempt = job.attempts);
@@ -125,8 +129,17 @@ impl Worker {
         match outcome {
             None => {
                 tracing::info!("shutting down: job handed back to the queue");
-                self.db.retry_job(&job.id, &self.cfg.name, "interrupted by shutdown", now, now).await?;
-                self.db.transition(&job.video_uid, &[VideoState::InProgress], VideoState::Queued, now).await?;
+                self.db
+                    .retry_job(&job.id, &self.cfg.name, "interrupted by shutdown", now, now)
+                    .await?;
+                self.db
+                    .transition(
+                        &job.video_uid,
+                        &[VideoState::InProgress],
+                        VideoState::Queued,
+                        now,
+                    )
+                    .await?;
             }
             Some(Ok(())) => {
                 self.db.finish_job(&job.id, &self.cfg.name, now).await?;
@@ -154,8 +167,17 @@ impl Worker {
             let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
             let at = now + i64::try_from(delay.as_micros()).unwrap_or(0);
             tracing::warn!(error = %detail, "job failed; will retry");
-            self.db.retry_job(&job.id, &self.cfg.name, &detail, at, now).await?;
-            self.db.transition(&job.video_uid, &[VideoState::InProgress], VideoState::Queued, now).await?;
+            self.db
+                .retry_job(&job.id, &self.cfg.name, &detail, at, now)
+                .await?;
+            self.db
+                .transition(
+                    &job.video_uid,
+                    &[VideoState::InProgress],
+                    VideoState::Queued,
+                    now,
+                )
+                .await?;
         } else {
             let reason = match &e {
                 JobError::Media(m) => m.reason(),
@@ -164,7 +186,9 @@ impl Worker {
             };
             tracing::warn!(error = %detail, reason = reason.code(), "job failed");
             self.db.mark_error(&job.video_uid, reason, now).await?;
-            self.db.fail_job(&job.id, &self.cfg.name, &detail, now).await?;
+            self.db
+                .fail_job(&job.id, &self.cfg.name, &detail, now)
+                .await?;
         }
         Ok(())
     }
@@ -198,7 +222,12 @@ impl Worker {
         }
         let now = now_micros();
         self.db
-            .transition(uid, &[VideoState::Queued, VideoState::InProgress], VideoState::InProgress, now)
+            .transition(
+                uid,
+                &[VideoState::Queued, VideoState::InProgress],
+                VideoState::InProgress,
+                now,
+            )
             .await?;
         self.remove_unpublished(&video).await?;
 
@@ -229,7 +258,10 @@ impl Worker {
         let plan = plan(&probed);
         let progress = ProgressWriter::spawn(self.db.clone(), uid.clone());
         let report = progress.reporter();
-        let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| report(f)).await;
+        let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| {
+            report(f)
+        })
+        .await;
         progress.stop().await;
         let packaged = packaged?;
 
@@ -256,7 +288,9 @@ impl Worker {
                 self.blobs.delete_prefix(&prefix).await?;
             }
             Some(Some(old)) if old != generation => {
-                self.blobs.delete_prefix(&generation_prefix(uid, &old)).await?;
+                self.blobs
+                    .delete_prefix(&generation_prefix(uid, &old))
+                    .await?;
             }
             Some(_) => {}
         }

@@ -296,6 +296,23 @@ mod tests {
     }
 
     #[test]
+    fn rules_read_from_raw_json() {
+        let dup = r#"{"sub":"v","accessRules":[{"type":"ip.src","action":"block","ip":["1.2.3.4"],"ip":["5.6.7.8"]}]}"#;
+        let err = serde_json::from_str::<Claims>(dup).unwrap_err().to_string();
+        assert!(
+            err.contains("accessRules[0].ip: appears more than once"),
+            "{err}"
+        );
+        // Escaped strings are not borrowed from the input but read all the same.
+        let escaped = r#"{"sub":"v","accessRules":[{"type":"ip.s\u0072c","action":"block","ip":["1.2.3.\u0034"]}]}"#;
+        let claims: Claims = serde_json::from_str(escaped).unwrap();
+        assert_eq!(
+            claims.access_rules[0].matcher,
+            crate::RuleMatch::IpSrc(vec!["1.2.3.4/32".parse().unwrap()])
+        );
+    }
+
+    #[test]
     fn check_time_boundaries() {
         let now = 1_000_000;
         let mut c = Claims::new("v");

@@ -97,10 +97,12 @@ impl SigningKey {
     /// `openssl genpkey` writes). Encrypted keys are refused.
     pub fn from_pem(kid: impl Into<String>, pem: &str) -> Result<Self, KeyError> {
         let pem = pem.trim();
-        if pem.contains("Proc-Type:") || pem.contains("ENCRYPTED") {
-            return Err(KeyError::Unsupported(
-                "encrypted private keys are not supported",
-            ));
+        const ENCRYPTED: KeyError =
+            KeyError::Unsupported("encrypted private keys are not supported");
+        // OpenSSL's legacy encrypted PEM carries RFC 1421 headers, which the strict
+        // RFC 7468 decoder refuses as malformed; say what is really wrong instead.
+        if pem.contains("Proc-Type:") {
+            return Err(ENCRYPTED);
         }
         let (label, der) = pkcs1::der::pem::decode_vec(pem.as_bytes())
             .map_err(|_| KeyError::Malformed("not a PEM document"))?;
@@ -108,6 +110,7 @@ impl SigningKey {
         match label {
             "RSA PRIVATE KEY" => Self::from_key_pair(kid.into(), KeyPair::from_der(&der)?),
             "PRIVATE KEY" => Self::from_pkcs8_der(kid, &der),
+            "ENCRYPTED PRIVATE KEY" => Err(ENCRYPTED),
             "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(KeyError::Unsupported(
                 "this is a public key; signing needs the private key",
             )),

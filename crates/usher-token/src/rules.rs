@@ -18,7 +18,8 @@
 //! - IPv4-mapped IPv6 entries (`::ffff:1.2.3.4`, prefix ≥ 96) are refused with a hint to
 //!   write the IPv4 form: mapped *clients* count as IPv4, so such an entry could never
 //!   match anyone;
-//! - a list on a rule type that does not use it is refused unless it is `null` or empty.
+//! - a list on a rule type that does not use it is refused unless it is `null` or empty;
+//! - a member given twice in one rule is refused; unknown members are ignored.
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,13 @@ fn assert_same_key(original: &SigningKey, imported: &SigningKey) {
 }
 
 #[test]
+fn keys_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<SigningKey>();
+    assert_send_sync::<VerifyingKey>();
+}
+
+#[test]
 fn generated_key_is_rsa_2048() {
     assert_eq!(primary().bits(), 2048);
     assert_eq!(primary().kid(), "primary-kid");
@@ -182,6 +189,13 @@ fn garbage_pem_is_refused() {
         SigningKey::from_pem("k", &public),
         Err(KeyError::Unsupported(_))
     ));
+    let encrypted = encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, &[0x30, 0]).unwrap();
+    assert_eq!(
+        SigningKey::from_pem("k", &encrypted).err(),
+        Some(KeyError::Unsupported(
+            "encrypted private keys are not supported"
+        ))
+    );
     for b64 in ["", "!!!", "aGVsbG8=", "/w=="] {
         assert!(SigningKey::from_base64_pem("k", b64).is_err(), "{b64:?}");
         assert!(SigningKey::from_base64_jwk(b64).is_err(), "{b64:?}");
