@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import assert_error_envelope, assert_ok_envelope
+from helpers import assert_error_envelope
 
 ONE_MB = 1024 * 1024
 
@@ -76,7 +76,8 @@ def test_deeply_nested_json_is_400(server, ready_video):
 
 @pytest.mark.parametrize("path", [
     "/nope",
-    "/",
+    "",
+    "//",
     "/accounts",
     "/accounts/{acct}",
     "/accounts/{acct}/stream/{uid}/nope",
@@ -88,6 +89,14 @@ def test_unknown_path_is_404_envelope(server, ready_video, path):
     for auth in ("a", None):
         resp = server.request("GET", p, auth=auth)
         assert_error_envelope(resp, 404)
+
+
+def test_api_root_with_trailing_slash_is_envelope(server):
+    """`GET /client/v4/` is under the API base too: a 404 in the envelope, not the
+    delivery edge's plain-text 404."""
+    for auth in ("a", None):
+        resp = server.request("GET", "/", auth=auth)
+        assert_error_envelope(resp, 404, 7000)
 
 
 @pytest.mark.parametrize("method,path", [

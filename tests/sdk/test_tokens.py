@@ -304,8 +304,9 @@ def test_rate_limit_is_429_with_retry_after(make_server, clip):
     assert rb is not None and decode_unverified(rb.token)[1]["sub"] == uid_b
 
 
-def test_pem_with_whitespace_or_raw_pem(server, ready_video, signing_key):
-    """The pem as Cloudflare hands it out (base64) works; anything else is a clean 400."""
+def test_raw_pem_is_accepted_or_refused_cleanly(server, ready_video, signing_key):
+    """A PEM not wrapped in base64: either understood (and then the token verifies) or a
+    clean 400 — never a server error."""
     raw_pem = base64.b64decode(signing_key.pem).decode()
     resp = server.request("POST", token_path(server, ready_video.uid),
                           json={"id": signing_key.id, "pem": raw_pem})

@@ -18,6 +18,12 @@ use axum::http::Uri;
 pub use error::ApiError;
 pub use state::{ApiConfig, ApiState};
 
+/// The answer for a path under `/client/v4` that names no operation, for callers that
+/// route the API's base paths themselves (axum's `nest` does not match `/client/v4/`).
+pub async fn no_route() -> ApiError {
+    ApiError::NoRoute
+}
+
 /// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
 /// answer in the envelope too.
 pub fn router(state: ApiState) -> Router {

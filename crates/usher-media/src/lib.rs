@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod error;
+mod ffprobe_json;
 pub mod index;
 pub mod manifest;
 pub mod mp4;

@@ -3,6 +3,7 @@
 use usher_core::ErrorReason;
 
 use super::*;
+use crate::ffprobe_json::{parse_clock, parse_ratio};
 
 fn fixture(name: &str) -> Probe {
     let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));

@@ -87,11 +87,12 @@ impl Worker {
             return;
         }
         loop {
-            let claimed = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                r = self.run_once_until(&shutdown) => r,
-            };
-            match claimed {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // Not raced against `shutdown` here: `run_once_until` reacts to it itself, and
+            // must get to hand an interrupted job back to the queue.
+            match self.run_once_until(&shutdown).await {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "worker could not reach the queue"),
@@ -152,11 +153,16 @@ impl Worker {
 
     async fn record_failure(&self, job: &Job, e: JobError) -> Result<(), StoreError> {
         let now = now_micros();
+        if self.db.video_by_uid(&job.video_uid).await?.is_none() {
+            // Deleted while we worked (its upload vanished under us): nothing to retry.
+            self.db.finish_job(&job.id, &self.cfg.name, now).await?;
+            return Ok(());
+        }
         let mut detail = e.to_string();
-        if let JobError::Media(m) = &e {
-            if let Some(tail) = m.stderr_tail() {
-                detail = format!("{detail}\n--- stderr (tail) ---\n{tail}");
-            }
+        if let JobError::Media(m) = &e
+            && let Some(tail) = m.stderr_tail()
+        {
+            detail = format!("{detail}\n--- stderr (tail) ---\n{tail}");
         }
         let retryable = match &e {
             JobError::Media(m) => m.is_retryable(),
@@ -248,10 +254,10 @@ impl Worker {
                 },
             )
             .await?;
-        if let Some(max) = video.max_duration_seconds {
-            if probed.duration_secs > max as f64 {
-                return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
-            }
+        if let Some(max) = video.max_duration_seconds
+            && probed.duration_secs > max as f64
+        {
+            return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
         }
 
         let out = work.path().join("out");
@@ -301,10 +307,10 @@ impl Worker {
     /// otherwise a copy in the job's scratch directory.
     async fn local_input(&self, video: &Video, work: &Path) -> Result<PathBuf, JobError> {
         let key = original_key(&video.uid);
-        if let Some(path) = self.blobs.local_path(&key) {
-            if tokio::fs::metadata(&path).await.is_ok() {
-                return Ok(path);
-            }
+        if let Some(path) = self.blobs.local_path(&key)
+            && tokio::fs::metadata(&path).await.is_ok()
+        {
+            return Ok(path);
         }
         let path = work.join("input");
         self.blobs.download_to(&key, &path).await?;

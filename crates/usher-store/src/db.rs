@@ -33,10 +33,10 @@ impl Db {
         install_default_drivers();
         let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
         let url = if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
+            if let Some(parent) = Path::new(path.split('?').next().unwrap_or(path)).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)?;
             }
             if path.contains('?') {
                 url.to_owned()

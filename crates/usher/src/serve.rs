@@ -51,6 +51,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let app = Router::new()
         .nest("/client/v4", api)
+        .route("/client/v4/", axum::routing::any(usher_api::no_route))
         .merge(usher_edge::router())
         .layer(TraceLayer::new_for_http());
 

@@ -27,14 +27,34 @@ const DEFAULT_TTL_SECS: i64 = 60 * 60;
 pub struct TokenRequest {
     id: Option<String>,
     pem: Option<String>,
-    exp: Option<i64>,
-    nbf: Option<i64>,
+    exp: Option<UnixTime>,
+    nbf: Option<UnixTime>,
     downloadable: Option<bool>,
     #[serde(rename = "accessRules")]
     access_rules: Option<Value>,
     // Accepted for compatibility (`flags.original`); it has no effect here.
     #[allow(dead_code)]
     flags: Option<Flags>,
+}
+
+/// Unix seconds. Fractions are accepted and dropped: clients commonly send
+/// `time.time() + 3600` unrounded.
+#[derive(Debug, Clone, Copy)]
+struct UnixTime(i64);
+
+impl<'de> Deserialize<'de> for UnixTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        let secs = n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 1e15)
+                    .map(|f| f.floor() as i64)
+            })
+            .ok_or_else(|| serde::de::Error::custom("expected unix seconds"))?;
+        Ok(Self(secs))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,8 +76,8 @@ pub async fn create(
         return Err(ApiError::NotFound("Video not found"));
     }
     let now = now_secs();
-    let exp = req.exp.unwrap_or(now + DEFAULT_TTL_SECS);
-    let nbf = req.nbf.unwrap_or(now - DEFAULT_TTL_SECS);
+    let exp = req.exp.map_or(now + DEFAULT_TTL_SECS, |t| t.0);
+    let nbf = req.nbf.map_or(now - DEFAULT_TTL_SECS, |t| t.0);
     if exp <= now {
         return Err(ApiError::bad("exp: must be in the future"));
     }

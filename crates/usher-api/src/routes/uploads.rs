@@ -170,9 +170,7 @@ async fn drain(
 }
 
 async fn cleanup(st: &ApiState, key: &str, stored: bool) {
-    if stored {
-        if let Err(e) = st.blobs.delete_prefix(key).await {
-            tracing::warn!(error = %e, key, "could not remove a refused upload");
-        }
+    if stored && let Err(e) = st.blobs.delete_prefix(key).await {
+        tracing::warn!(error = %e, key, "could not remove a refused upload");
     }
 }

@@ -158,22 +158,22 @@ fn validate(req: EditRequest, uid: &VideoId) -> Result<VideoEdit, ApiError> {
             AllowedOrigin::parse(o).map_err(|e| ApiError::bad(format!("allowedOrigins: {e}")))?;
         }
     }
-    if let Some(p) = req.thumbnail_pct {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(ApiError::bad(
-                "thumbnailTimestampPct: must be between 0 and 1",
-            ));
-        }
+    if let Some(p) = req.thumbnail_pct
+        && !(0.0..=1.0).contains(&p)
+    {
+        return Err(ApiError::bad(
+            "thumbnailTimestampPct: must be between 0 and 1",
+        ));
     }
-    if let Some(c) = req.creator.as_ref().and_then(|c| c.as_ref()) {
-        if c.len() > 64 {
-            return Err(ApiError::bad("creator: at most 64 characters"));
-        }
+    if let Some(c) = req.creator.as_ref().and_then(|c| c.as_ref())
+        && c.len() > 64
+    {
+        return Err(ApiError::bad("creator: at most 64 characters"));
     }
-    if let Some(Some(m)) = req.max_duration_seconds {
-        if !(1..=MAX_DURATION_SECONDS).contains(&m) {
-            return Err(ApiError::bad("maxDurationSeconds: must be from 1 to 21600"));
-        }
+    if let Some(Some(m)) = req.max_duration_seconds
+        && !(1..=MAX_DURATION_SECONDS).contains(&m)
+    {
+        return Err(ApiError::bad("maxDurationSeconds: must be from 1 to 21600"));
     }
     let scheduled_deletion = match req.scheduled_deletion {
         None => None,

@@ -244,3 +244,44 @@ async fn refuses_a_non_empty_output_dir() {
         .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stream_without_a_stated_duration_is_measured_then_packaged() {
+    // A raw H.264 elementary stream has no container duration at all (ffprobe says N/A),
+    // like WebM from some recorders: probe counts the packets instead of refusing it.
+    let tmp = tempfile::tempdir().unwrap();
+    let input = make_clip(
+        tmp.path(),
+        "raw.h264",
+        "320x240",
+        25,
+        3,
+        false,
+        &[
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-f", "h264",
+        ],
+    );
+    let tools = tools();
+    let probed = probe(&tools, &input).await.unwrap();
+    assert!(
+        (probed.duration_secs - 3.0).abs() < 0.3,
+        "{}",
+        probed.duration_secs
+    );
+    let chosen = plan(&probed);
+    let packaged = package(
+        &tools,
+        &input,
+        &probed,
+        &chosen,
+        &tmp.path().join("out"),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(
+        (packaged.duration_secs - 3.0).abs() < 0.3,
+        "{}",
+        packaged.duration_secs
+    );
+}
