@@ -179,7 +179,7 @@ pub fn index_rendition(
     };
     let total_secs = rendition.duration_secs();
     rendition.track = match init.entry {
-        SampleEntry::Video { width, height } => Track::Video {
+        SampleEntry::Video { width, height, .. } => Track::Video {
             width: width.into(),
             height: height.into(),
             // Mean frame rate over the whole rendition, to the nearest 1/1000.

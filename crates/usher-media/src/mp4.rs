@@ -25,6 +25,8 @@ pub enum Mp4Error {
     Unsupported(String),
     #[error("moof of {0} bytes is larger than the limit")]
     TooLarge(u64),
+    #[error("corrupt sample: {0}")]
+    CorruptSample(String),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -39,11 +41,18 @@ pub struct InitInfo {
     pub entry: SampleEntry,
     /// `trex` default, used by fragments whose `tfhd`/`trun` carry no durations.
     pub default_sample_duration: u32,
+    /// `trex` default, used by fragments whose `tfhd`/`trun` carry no sizes.
+    pub default_sample_size: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleEntry {
-    Video { width: u16, height: u16 },
+    /// `nal_length_size`: bytes of the length prefix before each NAL unit in a sample.
+    Video {
+        width: u16,
+        height: u16,
+        nal_length_size: u8,
+    },
     Audio { channels: u16 },
 }
 
@@ -80,11 +89,16 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
             let height = be16(entry, 26, "avc1")?;
             let avcc = child(entry.get(78..).ok_or(Mp4Error::Truncated("avc1"))?, b"avcC")?
                 .ok_or(Mp4Error::Missing("avcC"))?;
-            let pcl = avcc.get(1..4).ok_or(Mp4Error::Truncated("avcC"))?;
+            let pcl = avcc.get(1..5).ok_or(Mp4Error::Truncated("avcC"))?;
+            let nal_length_size = (pcl[3] & 0x03) + 1;
             let name = String::from_utf8_lossy(&fourcc);
             (
                 format!("{name}.{:02x}{:02x}{:02x}", pcl[0], pcl[1], pcl[2]),
-                SampleEntry::Video { width, height },
+                SampleEntry::Video {
+                    width,
+                    height,
+                    nal_length_size,
+                },
             )
         }
         b"mp4a" => {
@@ -102,13 +116,13 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
             ));
         }
     };
-    let default_sample_duration = match child(moov, b"mvex")?
-        .map(|mvex| child(mvex, b"trex"))
-        .transpose()?
-        .flatten()
-    {
-        Some(trex) => be32(trex, 12, "trex")?,
-        None => 0,
+    let trex = match child(moov, b"mvex")? {
+        Some(mvex) => child(mvex, b"trex")?,
+        None => None,
+    };
+    let (default_sample_duration, default_sample_size) = match trex {
+        Some(trex) => (be32(trex, 12, "trex")?, be32(trex, 16, "trex")?),
+        None => (0, 0),
     };
     Ok(InitInfo {
         timescale,
@@ -292,7 +306,7 @@ pub fn read_moofs(path: &Path) -> Result<Vec<u8>, Mp4Error> {
 }
 
 /// Iterates the boxes in `data` as (fourcc, payload).
-struct Boxes<'a>(&'a [u8]);
+pub(crate) struct Boxes<'a>(&'a [u8]);
 
 impl<'a> Iterator for Boxes<'a> {
     type Item = Result<([u8; 4], &'a [u8]), Mp4Error>;
@@ -324,7 +338,7 @@ impl<'a> Iterator for Boxes<'a> {
     }
 }
 
-fn child<'a>(data: &'a [u8], name: &[u8; 4]) -> Result<Option<&'a [u8]>, Mp4Error> {
+pub(crate) fn child<'a>(data: &'a [u8], name: &[u8; 4]) -> Result<Option<&'a [u8]>, Mp4Error> {
     for item in Boxes(data) {
         let (fourcc, payload) = item?;
         if &fourcc == name {
@@ -334,17 +348,17 @@ fn child<'a>(data: &'a [u8], name: &[u8; 4]) -> Result<Option<&'a [u8]>, Mp4Erro
     Ok(None)
 }
 
-fn be16(data: &[u8], at: usize, what: &'static str) -> Result<u16, Mp4Error> {
+pub(crate) fn be16(data: &[u8], at: usize, what: &'static str) -> Result<u16, Mp4Error> {
     let b = data.get(at..at + 2).ok_or(Mp4Error::Truncated(what))?;
     Ok(u16::from_be_bytes([b[0], b[1]]))
 }
 
-fn be32(data: &[u8], at: usize, what: &'static str) -> Result<u32, Mp4Error> {
+pub(crate) fn be32(data: &[u8], at: usize, what: &'static str) -> Result<u32, Mp4Error> {
     let b = data.get(at..at + 4).ok_or(Mp4Error::Truncated(what))?;
     Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn be64(data: &[u8], at: usize, what: &'static str) -> Result<u64, Mp4Error> {
+pub(crate) fn be64(data: &[u8], at: usize, what: &'static str) -> Result<u64, Mp4Error> {
     let b = data.get(at..at + 8).ok_or(Mp4Error::Truncated(what))?;
     Ok(u64::from_be_bytes([
         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],

@@ -65,7 +65,8 @@ fn video_init_gives_timescale_size_and_avc_codec_string() {
         info.entry,
         SampleEntry::Video {
             width: 1280,
-            height: 720
+            height: 720,
+            nal_length_size: 4
         }
     );
     assert_eq!(info.default_sample_duration, 512);
