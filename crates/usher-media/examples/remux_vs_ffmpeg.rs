@@ -2,8 +2,8 @@
 //! versus ffmpeg's own `-c copy -f hls` of the same file, median of N runs each,
 //! interleaved so that machine noise hits both alike. A third column runs package()'s
 //! exact ffmpeg command line by hand, which splits our overhead into "the command does
-//! more" (tee to HLS ×2 + MP4, keyframe check) and "the Rust side" (spawn, indexing,
-//! manifests).
+//! more" (tee to two HLS muxers + the MP4) and "the Rust side" (spawn, indexing, the
+//! sample walk, manifests).
 //!
 //! ```text
 //! cargo run --release -p usher-media --example remux_vs_ffmpeg [-- RUNS] [--transcode]

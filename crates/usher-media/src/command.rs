@@ -156,28 +156,18 @@ pub fn output_args(probe: &Probe, plan: &Plan) -> Result<(Vec<String>, Layout), 
         audio_id: probe.audio.as_ref().map(|_| "a0".to_owned()),
     };
     push(&["-f", "tee", &tee_outputs(&layout)]);
-    if matches!(plan, Plan::Remux) {
-        // The integrity check of `input_options`: decode the (key)frames to nowhere.
-        push(&["-map", &format!("0:{}", video.index), "-f", "null", "-"]);
-    }
     Ok((args, layout))
 }
 
 /// Options that go before `-i` for `plan`.
 ///
-/// A remux copies packets without decoding them, so a file whose header is fine but
-/// whose media is damaged (cut short, overwritten with noise) would be published as is.
-/// So a remux also decodes the video's keyframes to a null output in the same process —
-/// a few frames per segment, ~40 ms for 10 s of 720p — and `-xerror` turns the first
-/// corrupt packet or undecodable keyframe into a failed run. Transcodes decode
-/// everything anyway and let the decoder conceal small errors, as players would.
+/// A remux stops at the first corrupt packet (`-xerror`): copying does not decode, so
+/// nothing would conceal the damage of a truncated upload. What a copy cannot notice —
+/// intact container, damaged media bytes — is caught afterwards by `integrity.rs`.
+/// Transcodes decode everything and let the decoder conceal small errors, as players do.
 pub fn input_options(plan: &Plan) -> Vec<String> {
     match plan {
-        // One decoder thread: a handful of keyframes gains nothing from frame threads,
-        // and starting them costs more than the decoding.
-        Plan::Remux => ["-xerror", "-skip_frame:v", "nokey", "-threads:v", "1"]
-            .map(str::to_owned)
-            .to_vec(),
+        Plan::Remux => vec!["-xerror".to_owned()],
         Plan::Transcode { .. } => Vec::new(),
     }
 }

@@ -43,15 +43,8 @@ fn remux_copies_everything_in_one_tee() {
     );
     assert!(!line.contains("libx264") && !line.contains("filter_complex"));
     assert_eq!(layout.ids().collect::<Vec<_>>(), ["v0", "a0"]);
-    assert!(
-        line.ends_with(" -map 0:0 -f null -"),
-        "keyframe check: {line}"
-    );
-    assert_eq!(
-        input_options(&Plan::Remux),
-        ["-xerror", "-skip_frame:v", "nokey", "-threads:v", "1"]
-    );
-    let tee = &args[args.len() - 6];
+    assert_eq!(input_options(&Plan::Remux), ["-xerror"]);
+    let tee = args.last().unwrap();
     assert_eq!(tee.matches("[f=hls:").count(), 2);
     assert!(
         tee.contains("select=\\'v:0\\']manifest/v0/ffmpeg.m3u8"),

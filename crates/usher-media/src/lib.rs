@@ -11,6 +11,7 @@ pub mod command;
 pub mod error;
 mod ffprobe_json;
 pub mod index;
+pub mod integrity;
 pub mod manifest;
 pub mod mp4;
 pub mod package;

@@ -53,7 +53,9 @@ pub enum SampleEntry {
         height: u16,
         nal_length_size: u8,
     },
-    Audio { channels: u16 },
+    Audio {
+        channels: u16,
+    },
 }
 
 /// Timing of one media segment, in the track's timescale.
@@ -129,6 +131,7 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
         codecs,
         entry,
         default_sample_duration,
+        default_sample_size,
     })
 }
 
@@ -306,7 +309,7 @@ pub fn read_moofs(path: &Path) -> Result<Vec<u8>, Mp4Error> {
 }
 
 /// Iterates the boxes in `data` as (fourcc, payload).
-pub(crate) struct Boxes<'a>(&'a [u8]);
+pub(crate) struct Boxes<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Iterator for Boxes<'a> {
     type Item = Result<([u8; 4], &'a [u8]), Mp4Error>;

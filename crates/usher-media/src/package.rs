@@ -1,6 +1,6 @@
 //! Packaging: run the ffmpeg command for a plan (`command.rs`), index the segments it
-//! cut (`index.rs`), replace ffmpeg's playlists with our own manifests (`manifest.rs`),
-//! and report every file written. The output directory is private to this call until
+//! cut (`index.rs`), walk the samples of copied video (`integrity.rs`), replace ffmpeg's
+//! playlists with our own manifests (`manifest.rs`), and report every file written. The output directory is private to this call until
 //! the caller publishes it, so files are written in place.
 //!
 //! ```text
@@ -19,7 +19,9 @@ use usher_core::ErrorReason;
 use crate::command::{self, DOWNLOAD_FILE, FFMPEG_PLAYLIST_FILE, Layout, MANIFEST_DIR};
 use crate::error::MediaError;
 use crate::index::{self, INIT_FILE, PLAYLIST_FILE, SegmentIndex, Track};
+use crate::integrity;
 use crate::manifest::{self, DASH_MPD_FILE, HLS_MASTER_FILE};
+use crate::mp4::Mp4Error;
 use crate::plan::Plan;
 use crate::probe::{Probe, input_args};
 use crate::process::timeout_for;
@@ -96,9 +98,11 @@ pub async fn package(
 
     let out = out_dir.to_path_buf();
     let expected_duration = probe.duration_secs;
-    let packaged = tokio::task::spawn_blocking(move || finish(&out, &layout, expected_duration))
-        .await
-        .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))??;
+    let copied = matches!(plan, Plan::Remux);
+    let packaged =
+        tokio::task::spawn_blocking(move || finish(&out, &layout, expected_duration, copied))
+            .await
+            .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))??;
     report(1.0);
     Ok(packaged)
 }
@@ -130,8 +134,14 @@ async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> 
     Ok(())
 }
 
-/// Indexes what ffmpeg wrote, swaps its playlists for ours and lists the files.
-fn finish(out_dir: &Path, layout: &Layout, expected_duration: f64) -> Result<Packaged, MediaError> {
+/// Indexes what ffmpeg wrote (checking copied video samples), swaps its playlists for
+/// ours and lists the files.
+fn finish(
+    out_dir: &Path,
+    layout: &Layout,
+    expected_duration: f64,
+    copied: bool,
+) -> Result<Packaged, MediaError> {
     let manifest_dir = out_dir.join(MANIFEST_DIR);
     let mut renditions = Vec::new();
     let mut files = vec![PathBuf::from(DOWNLOAD_FILE)];
@@ -150,6 +160,14 @@ fn finish(out_dir: &Path, layout: &Layout, expected_duration: f64) -> Result<Pac
         })?;
         let segment_names = index::playlist_segments(&playlist);
         let rendition = index::index_rendition(&dir, id, &segment_names)?;
+        if copied && rendition.is_video() {
+            integrity::check_video_rendition(&dir, &segment_names).map_err(|e| match e {
+                Mp4Error::CorruptSample(what) => {
+                    MediaError::bad_input(ErrorReason::MalformedVideo, what)
+                }
+                other => MediaError::UnexpectedOutput(format!("{id}: {other}")),
+            })?;
+        }
         std::fs::remove_file(&ffmpeg_playlist)
             .map_err(|e| MediaError::io(format!("removing {}", ffmpeg_playlist.display()), e))?;
         let rel = Path::new(MANIFEST_DIR).join(id);

@@ -153,7 +153,8 @@ async fn garbage_after_the_header_is_malformed() {
     .await;
     assert_eq!(err.reason(), ErrorReason::MalformedVideo, "{err}");
     assert!(!err.is_retryable());
-    assert!(err.stderr_tail().is_some_and(|t| !t.is_empty()), "{err:?}");
+    // ffmpeg copies the noise without complaint; the sample walk (integrity.rs) finds it.
+    assert!(err.to_string().contains("NAL"), "{err}");
 }
 
 #[tokio::test]
