@@ -130,16 +130,7 @@ impl Worker {
         match outcome {
             None => {
                 tracing::info!("shutting down: job handed back to the queue");
-                self.db
-                    .retry_job(&job.id, &self.cfg.name, "interrupted by shutdown", now, now)
-                    .await?;
-                self.db
-                    .transition(
-                        &job.video_uid,
-                        &[VideoState::InProgress],
-                        VideoState::Queued,
-                        now,
-                    )
+                self.requeue(&job, "interrupted by shutdown", now, now)
                     .await?;
             }
             Some(Ok(())) => {
@@ -173,17 +164,7 @@ impl Worker {
             let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
             let at = now + i64::try_from(delay.as_micros()).unwrap_or(0);
             tracing::warn!(error = %detail, "job failed; will retry");
-            self.db
-                .retry_job(&job.id, &self.cfg.name, &detail, at, now)
-                .await?;
-            self.db
-                .transition(
-                    &job.video_uid,
-                    &[VideoState::InProgress],
-                    VideoState::Queued,
-                    now,
-                )
-                .await?;
+            self.requeue(job, &detail, at, now).await?;
         } else {
             let reason = match &e {
                 JobError::Media(m) => m.reason(),
@@ -196,6 +177,22 @@ impl Worker {
                 .fail_job(&job.id, &self.cfg.name, &detail, now)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Puts the job back in the queue (due at `at`) and the video back to `queued`.
+    async fn requeue(&self, job: &Job, why: &str, at: i64, now: i64) -> Result<(), StoreError> {
+        self.db
+            .retry_job(&job.id, &self.cfg.name, why, at, now)
+            .await?;
+        self.db
+            .transition(
+                &job.video_uid,
+                &[VideoState::InProgress],
+                VideoState::Queued,
+                now,
+            )
+            .await?;
         Ok(())
     }
 

@@ -113,6 +113,22 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// The account's video, read inside `tx` (so the caller's update sees the same row).
+async fn owned_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: &AccountId,
+    uid: &VideoId,
+) -> Result<Option<Video>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
+    )))
+    .bind(uid.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 impl Db {
     /// Inserts a new video, and in the same transaction the job that will process it.
     pub async fn insert_video(&self, v: &Video, job: Option<NewJob<'_>>) -> Result<()> {
@@ -244,14 +260,7 @@ impl Db {
         now: Micros,
     ) -> Result<Option<Video>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
-        )))
-        .bind(uid.as_str())
-        .bind(account.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(mut v) = row.as_ref().map(from_row).transpose()? else {
+        let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
         if let Some(x) = edit.require_signed_urls {
@@ -301,14 +310,7 @@ impl Db {
     /// can remove its blobs.
     pub async fn delete_video(&self, account: &AccountId, uid: &VideoId) -> Result<Option<Video>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
-        )))
-        .bind(uid.as_str())
-        .bind(account.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(v) = row.as_ref().map(from_row).transpose()? else {
+        let Some(v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
         sqlx::query("DELETE FROM jobs WHERE video_uid = $1")

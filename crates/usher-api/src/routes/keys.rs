@@ -27,12 +27,7 @@ pub async fn create(
     JsonBody(_): JsonBody<CreateKey>,
 ) -> Result<Response, ApiError> {
     let id = KeyId::generate();
-    let kid = id.to_string();
-    // RSA key generation takes tens of milliseconds of CPU: keep it off the reactor.
-    let key = tokio::task::spawn_blocking(move || SigningKey::generate(kid))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let key = generate_key(&id).await?;
     let created = now_micros();
     let record = KeyRecord {
         id: id.clone(),
@@ -52,6 +47,16 @@ pub async fn create(
         "jwk": key.to_base64_jwk(),
         "created": format_micros(created),
     })))
+}
+
+/// A new RSA-2048 key. Generation takes tens of milliseconds of CPU, so it runs off
+/// the reactor.
+pub async fn generate_key(id: &KeyId) -> Result<SigningKey, ApiError> {
+    let kid = id.to_string();
+    tokio::task::spawn_blocking(move || SigningKey::generate(kid))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 pub async fn list(State(st): State<ApiState>, auth: Authed) -> Result<Response, ApiError> {

@@ -155,11 +155,7 @@ async fn account_key(st: &ApiState, account: &AccountId) -> Result<Arc<SigningKe
         }
         None => {
             let id = KeyId::generate();
-            let kid = id.to_string();
-            let key = tokio::task::spawn_blocking(move || SigningKey::generate(kid))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+            let key = super::keys::generate_key(&id).await?;
             let record = KeyRecord {
                 id,
                 account_id: account.clone(),

@@ -74,7 +74,7 @@ pub async fn create(
         };
         if field.name() != Some("file") || stored.is_some() {
             // Other fields are ignored, but still count towards the limit.
-            if let Err(e) = drain(field, &mut total, limit).await {
+            if let Err(e) = copy_field(field, None, &mut total, limit).await {
                 cleanup(&st, &key, stored.is_some()).await;
                 return Err(e);
             }
@@ -84,7 +84,7 @@ pub async fn create(
             .file_name()
             .map(|n| n.chars().take(MAX_NAME_LEN).collect::<String>());
         let mut writer = st.blobs.writer(&key).await?;
-        match copy_field(field, &mut writer, &mut total, limit).await {
+        match copy_field(field, Some(&mut writer), &mut total, limit).await {
             Ok(()) => {}
             Err(e) => {
                 writer.abort().await;
@@ -119,9 +119,11 @@ pub async fn create(
     Ok(ok(render::video(&video, &st.config.public_url)))
 }
 
+/// Reads a field to its end, counting it towards `limit`, and into `writer` if given
+/// (other fields are read only to be skipped).
 async fn copy_field(
     mut field: axum::extract::multipart::Field<'_>,
-    writer: &mut BlobWriter,
+    mut writer: Option<&mut BlobWriter>,
     total: &mut u64,
     limit: u64,
 ) -> Result<(), ApiError> {
@@ -132,30 +134,8 @@ async fn copy_field(
                 if *total > limit {
                     return Err(ApiError::PayloadTooLarge(limit));
                 }
-                writer.write(chunk).await?;
-            }
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                return Err(ApiError::bad(format!(
-                    "malformed multipart body: {}",
-                    e.body_text()
-                )));
-            }
-        }
-    }
-}
-
-async fn drain(
-    mut field: axum::extract::multipart::Field<'_>,
-    total: &mut u64,
-    limit: u64,
-) -> Result<(), ApiError> {
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) => {
-                *total += chunk.len() as u64;
-                if *total > limit {
-                    return Err(ApiError::PayloadTooLarge(limit));
+                if let Some(w) = writer.as_deref_mut() {
+                    w.write(chunk).await?;
                 }
             }
             Ok(None) => return Ok(()),
