@@ -5,6 +5,7 @@
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::response::Response;
+use futures_util::StreamExt;
 use usher_core::time_fmt::now_micros;
 use usher_core::{Video, VideoId, VideoState};
 use usher_store::layout::original_key;
@@ -16,6 +17,12 @@ use crate::error::ApiError;
 use crate::render;
 use crate::state::ApiState;
 
+/// How much of a refused body is still read before answering: clients that send the
+/// whole body before reading the response (most HTTP libraries) then see the 413
+/// instead of a reset connection. Anything larger is cut off.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+/// How long that reading may take.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest file name kept as `meta.name`.
 const MAX_NAME_LEN: usize = 1024;
 
@@ -50,6 +57,17 @@ pub async fn create(
         .and_then(|v| v.parse::<u64>().ok());
     // The multipart framing adds a few hundred bytes around the file itself.
     if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
+        let mut body = req.into_body().into_data_stream();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            let mut read = 0u64;
+            while let Some(Ok(chunk)) = body.next().await {
+                read += chunk.len() as u64;
+                if read > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        })
+        .await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut multipart = Multipart::from_request(req, &())
@@ -132,6 +150,7 @@ async fn copy_field(
             Ok(Some(chunk)) => {
                 *total += chunk.len() as u64;
                 if *total > limit {
+                    drain(field).await;
                     return Err(ApiError::PayloadTooLarge(limit));
                 }
                 if let Some(w) = writer.as_deref_mut() {
@@ -147,6 +166,20 @@ async fn copy_field(
             }
         }
     }
+}
+
+/// Reads the rest of a refused field, up to `DRAIN_LIMIT` and `DRAIN_TIMEOUT`.
+async fn drain(mut field: axum::extract::multipart::Field<'_>) {
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        let mut read = 0u64;
+        while let Ok(Some(chunk)) = field.chunk().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn cleanup(st: &ApiState, key: &str, stored: bool) {
