@@ -1,6 +1,9 @@
 //! The delivery plane: serves `/{video uid or token}/…` to viewers and enforces the
-//! signed-URL contract on every request. This first cut answers every delivery path
-//! with 404; the access decision, manifests, segments and the player come next.
+//! signed-URL contract on every request. The access decision is in place; serving
+//! manifests, segments and the player comes next, and until then every delivery path
+//! answers 404.
+
+pub mod access;
 
 use axum::Router;
 use axum::http::StatusCode;

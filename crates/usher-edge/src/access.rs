@@ -1,0 +1,171 @@
+//! The access decision (SPEC §4 items 1–5): may this request be served? Pure: the caller
+//! has already looked up the video and the token's key, and knows the client's address,
+//! country and origin. No HTTP types, so every rule is tested in a table below.
+
+use std::net::IpAddr;
+
+use usher_core::origin::{AllowedOrigin, RequestOrigin, origin_allowed};
+use usher_core::{AccountId, Video, VideoState};
+use usher_token::{ClaimsError, Decision, TokenError, UnverifiedToken, VerifyingKey, evaluate};
+
+/// What is being asked for; downloads carry an extra condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Player and watch pages.
+    Player,
+    /// Manifests, init and media segments.
+    Media,
+    Thumbnail,
+    /// The MP4 download.
+    Download,
+}
+
+/// The token's key as the store knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyInfo<'a> {
+    pub account: &'a AccountId,
+    pub key: &'a VerifyingKey,
+    pub revoked: bool,
+}
+
+/// How the request named the video.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    /// By its uid.
+    Uid,
+    /// By a token whose `kid` resolved to `key` (`None`: no such key).
+    Token {
+        token: &'a UnverifiedToken<'a>,
+        key: Option<KeyInfo<'a>>,
+    },
+}
+
+/// Facts about the request itself.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub resource: Resource,
+    pub client: IpAddr,
+    pub country: Option<&'a str>,
+    pub origin: Option<&'a RequestOrigin>,
+    /// Unix seconds.
+    pub now: i64,
+    /// Seconds of tolerated clock difference on `exp`/`nbf`.
+    pub skew: i64,
+}
+
+/// Why a request is refused. `status()` is what the edge answers; `reason()` is the
+/// short plain text it sends, which never says more than the client already knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// Missing, not ready, or private and asked for by uid: all look the same.
+    #[error("not found")]
+    NotFound,
+    #[error("video failed to process")]
+    Errored,
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet")]
+    NotYetValid,
+    #[error("blocked by the token's access rules")]
+    RuleBlocked,
+    #[error("this origin may not play the video")]
+    OriginDenied,
+    #[error("downloads are not allowed for this token")]
+    DownloadDenied,
+}
+
+impl Denial {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::Errored => 424,
+            Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => 401,
+            Self::RuleBlocked | Self::OriginDenied | Self::DownloadDenied => 403,
+        }
+    }
+}
+
+/// What a granted request may rely on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Served for a token: responses must be `Cache-Control: private`.
+    pub private: bool,
+}
+
+/// Decides one request. Every request is decided on its own ("evaluated
+/// continuously"): nothing from an earlier grant is trusted.
+pub fn decide(
+    video: &Video,
+    allowed_origins: &[AllowedOrigin],
+    presented: Presented<'_>,
+    req: &Request<'_>,
+    downloads_enabled: bool,
+) -> Result<Grant, Denial> {
+    match video.state {
+        VideoState::Ready if video.ready_to_stream() => {}
+        VideoState::Error => return Err(Denial::Errored),
+        _ => return Err(Denial::NotFound),
+    }
+    let downloadable = match presented {
+        Presented::Uid if video.require_signed_urls => return Err(Denial::NotFound),
+        Presented::Uid => true,
+        Presented::Token { token, key } => check_token(video, token, key, req)?,
+    };
+    if req.resource == Resource::Download && (!downloads_enabled || !downloadable) {
+        return Err(if downloads_enabled {
+            Denial::DownloadDenied
+        } else {
+            Denial::NotFound
+        });
+    }
+    if !origin_allowed(allowed_origins, req.origin) {
+        return Err(Denial::OriginDenied);
+    }
+    Ok(Grant {
+        private: matches!(presented, Presented::Token { .. }),
+    })
+}
+
+/// Checks a token against the video; returns whether it allows downloads.
+fn check_token(
+    video: &Video,
+    token: &UnverifiedToken<'_>,
+    key: Option<KeyInfo<'_>>,
+    req: &Request<'_>,
+) -> Result<bool, Denial> {
+    let key = key.ok_or(Denial::InvalidToken("unknown signing key"))?;
+    if key.revoked {
+        return Err(Denial::InvalidToken("signing key revoked"));
+    }
+    // A key of another account signs nothing for this video, however valid.
+    if key.account != &video.account_id {
+        return Err(Denial::InvalidToken(
+            "signing key does not belong to this video",
+        ));
+    }
+    let claims = token.verify(key.key).map_err(|e| match e {
+        TokenError::UnsupportedAlgorithm(_) => Denial::InvalidToken("only RS256 is accepted"),
+        TokenError::BadSignature => Denial::InvalidToken("bad signature"),
+        TokenError::InvalidClaims(_) => Denial::InvalidToken("invalid claims"),
+        _ => Denial::InvalidToken("malformed token"),
+    })?;
+    if claims.sub != video.uid.as_str() {
+        return Err(Denial::InvalidToken("token is for another video"));
+    }
+    claims.check_time(req.now, req.skew).map_err(|e| match e {
+        ClaimsError::Expired => Denial::Expired,
+        ClaimsError::NotYetValid => Denial::NotYetValid,
+        ClaimsError::MissingExp => Denial::InvalidToken("token has no expiry"),
+        ClaimsError::TooFarInFuture => Denial::InvalidToken("expiry more than 24 hours ahead"),
+    })?;
+    if evaluate(&claims.access_rules, req.client, req.country) == Decision::Block {
+        return Err(Denial::RuleBlocked);
+    }
+    Ok(claims.downloadable)
+}
+
+#[cfg(test)]
+#[path = "access_tests.rs"]
+mod tests;
