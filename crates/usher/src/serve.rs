@@ -51,8 +51,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let app = Router::new()
         .nest("/client/v4", api)
+        .route("/client/v4", axum::routing::any(usher_api::no_route))
         .route("/client/v4/", axum::routing::any(usher_api::no_route))
-        .merge(usher_edge::router())
+        // `nest` flattens the API's routes, so its fallback does not shadow the edge's
+        // `/{id}/{*rest}`: claim every other API path explicitly.
+        .route(
+            "/client/v4/{*rest}",
+            axum::routing::any(usher_api::no_route),
+        )
+        .merge(usher_edge::router(usher_edge::EdgeState {
+            db: stores.db.clone(),
+            blobs: stores.blobs.clone(),
+            clock_skew: i64::from(args.clock_skew),
+        }))
         .layer(TraceLayer::new_for_http());
 
     let shutdown = CancellationToken::new();
@@ -69,10 +80,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let app = app.clone();
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("serving HTTP")
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving HTTP")
         });
         tracing::info!(%addr, "listening");
         // Scripts and tests read the bound address (port 0 picks one) from this line.

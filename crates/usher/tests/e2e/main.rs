@@ -280,3 +280,123 @@ async fn legacy_email_and_key_authenticate_and_wrong_ones_do_not() {
         403
     );
 }
+
+#[tokio::test]
+async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_once() {
+    let app = spawn_app(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = clip(tmp.path(), "a.mp4", "320x240", 4, H264_AAC);
+    let (_, body) = app.upload(&src).await;
+    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.wait_final(&uid, READY_DEADLINE).await["status"]["state"],
+        "ready"
+    );
+    let get = |path: String| app.http.get(format!("{}/{path}", app.url)).send();
+
+    // Public video: the uid plays, ffmpeg as an HLS client over HTTP.
+    let r = get(format!("{uid}/manifest/video.m3u8")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+    let out = tmp.path().join("public.mp4");
+    ffmpeg(&[
+        "-i",
+        &format!("{}/{uid}/manifest/video.m3u8", app.url),
+        "-c",
+        "copy",
+        &out.to_string_lossy(),
+    ]);
+    assert!((duration(&probe(&out)) - 4.0).abs() < 0.5);
+    for bad in [
+        "manifest/index.json",
+        "manifest/..%2F..%2Fusher.db",
+        "manifest/v0/../../x",
+    ] {
+        assert_eq!(
+            get(format!("{uid}/{bad}")).await.unwrap().status(),
+            404,
+            "{bad}"
+        );
+    }
+
+    // Private: the uid alone now looks like a missing video.
+    let r = app
+        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
+        .json(&serde_json::json!({"requireSignedURLs": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        get(format!("{uid}/manifest/video.m3u8"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A token signed with a signing key plays; segments honour ranges.
+    let key: serde_json::Value = app
+        .auth(app.http.post(app.api("/stream/keys")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (kid, pem) = (
+        key["result"]["id"].as_str().unwrap(),
+        key["result"]["pem"].as_str().unwrap(),
+    );
+    let tok: serde_json::Value = app
+        .auth(app.http.post(app.api(&format!("/stream/{uid}/token"))))
+        .json(&serde_json::json!({"id": kid, "pem": pem}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["result"]["token"].as_str().unwrap().to_owned();
+    let out = tmp.path().join("private.mp4");
+    ffmpeg(&[
+        "-i",
+        &format!("{}/{token}/manifest/video.m3u8", app.url),
+        "-c",
+        "copy",
+        &out.to_string_lossy(),
+    ]);
+    assert!((duration(&probe(&out)) - 4.0).abs() < 0.5);
+    let seg = format!("{token}/manifest/v0/seg_00001.m4s");
+    let r = app
+        .http
+        .get(format!("{}/{seg}", app.url))
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["cache-control"], "private, max-age=300");
+    assert_eq!(r.bytes().await.unwrap().len(), 100);
+
+    // Revoked: the very next request is refused.
+    let r = app
+        .auth(app.http.delete(app.api(&format!("/stream/keys/{kid}"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get(seg).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.text().await.unwrap().trim(),
+        "invalid token: signing key revoked"
+    );
+    assert_eq!(
+        get(format!("{token}/manifest/video.m3u8"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
