@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use usher_core::origin::{AllowedOrigin, RequestOrigin, origin_allowed};
 use usher_core::{AccountId, Video, VideoState};
-use usher_token::{ClaimsError, Decision, TokenError, UnverifiedToken, VerifyingKey, evaluate};
+use usher_token::{
+    Claims, ClaimsError, Decision, TokenError, UnverifiedToken, VerifyingKey, evaluate,
+};
 
 /// What is being asked for; downloads carry an extra condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +35,11 @@ pub struct KeyInfo<'a> {
 pub enum Presented<'a> {
     /// By its uid.
     Uid,
-    /// By a token whose `kid` resolved to `key` (`None`: no such key).
+    /// By a token whose signature [`verify_token`] has checked, signed by a key of
+    /// `key_account`.
     Token {
-        token: &'a UnverifiedToken<'a>,
-        key: Option<KeyInfo<'a>>,
+        claims: &'a Claims,
+        key_account: &'a AccountId,
     },
 }
 
@@ -111,7 +114,10 @@ pub fn decide(
     let downloadable = match presented {
         Presented::Uid if video.require_signed_urls => return Err(Denial::NotFound),
         Presented::Uid => true,
-        Presented::Token { token, key } => check_token(video, token, key, req)?,
+        Presented::Token {
+            claims,
+            key_account,
+        } => check_claims(video, claims, key_account, req)?,
     };
     if req.resource == Resource::Download && (!downloads_enabled || !downloadable) {
         return Err(if downloads_enabled {
@@ -128,29 +134,38 @@ pub fn decide(
     })
 }
 
-/// Checks a token against the video; returns whether it allows downloads.
-fn check_token(
-    video: &Video,
+/// The first half of deciding on a token, done once per request: its key is known and
+/// live, it is RS256 and its signature holds. The claims it returns name the video
+/// (`sub`), which [`decide`] then checks them against.
+pub fn verify_token(
     token: &UnverifiedToken<'_>,
     key: Option<KeyInfo<'_>>,
-    req: &Request<'_>,
-) -> Result<bool, Denial> {
+) -> Result<Claims, Denial> {
     let key = key.ok_or(Denial::InvalidToken("unknown signing key"))?;
     if key.revoked {
         return Err(Denial::InvalidToken("signing key revoked"));
     }
-    // A key of another account signs nothing for this video, however valid.
-    if key.account != &video.account_id {
-        return Err(Denial::InvalidToken(
-            "signing key does not belong to this video",
-        ));
-    }
-    let claims = token.verify(key.key).map_err(|e| match e {
+    token.verify(key.key).map_err(|e| match e {
         TokenError::UnsupportedAlgorithm(_) => Denial::InvalidToken("only RS256 is accepted"),
         TokenError::BadSignature => Denial::InvalidToken("bad signature"),
         TokenError::InvalidClaims(_) => Denial::InvalidToken("invalid claims"),
         _ => Denial::InvalidToken("malformed token"),
-    })?;
+    })
+}
+
+/// Checks verified claims against the video; returns whether they allow downloads.
+fn check_claims(
+    video: &Video,
+    claims: &Claims,
+    key_account: &AccountId,
+    req: &Request<'_>,
+) -> Result<bool, Denial> {
+    // A key of another account signs nothing for this video, however valid.
+    if key_account != &video.account_id {
+        return Err(Denial::InvalidToken(
+            "signing key does not belong to this video",
+        ));
+    }
     if claims.sub != video.uid.as_str() {
         return Err(Denial::InvalidToken("token is for another video"));
     }

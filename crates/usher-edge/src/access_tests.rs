@@ -112,12 +112,16 @@ fn decide_with(
         }),
         _ => None,
     };
+    let claims = verify_token(&parsed, key)?;
+    let key_account = key
+        .map(|k| k.account)
+        .ok_or(Denial::InvalidToken("unknown signing key"))?;
     decide(
         v,
         origins,
         Presented::Token {
-            token: &parsed,
-            key,
+            claims: &claims,
+            key_account,
         },
         r,
         downloads,

@@ -20,7 +20,9 @@ use usher_store::layout::generation_prefix;
 use usher_store::{Blobs, Db};
 use usher_token::{UnverifiedToken, VerifyingKey};
 
-use crate::access::{Denial, KeyInfo, Presented, Request as AccessRequest, Resource, decide};
+use crate::access::{
+    Denial, KeyInfo, Presented, Request as AccessRequest, Resource, decide, verify_token,
+};
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -122,13 +124,15 @@ async fn resolve_and_decide(
         tracing::error!(error = %e, "edge could not read the store");
         Denial::NotFound
     };
-    if let Ok(uid) = id.parse::<VideoId>() {
-        let video = st
-            .db
+    let load = |uid: VideoId| async move {
+        st.db
             .video_by_uid(&uid)
             .await
             .map_err(internal)?
-            .ok_or(Denial::NotFound)?;
+            .ok_or(Denial::NotFound)
+    };
+    if let Ok(uid) = id.parse::<VideoId>() {
+        let video = load(uid).await?;
         let origins = allowed(&video);
         let grant = decide(&video, &origins, Presented::Uid, &facts, true)?;
         return Ok((video, grant.private));
@@ -149,36 +153,21 @@ async fn resolve_and_decide(
         .ok()
         .and_then(|der| VerifyingKey::from_spki_der(&der).ok())
         .ok_or(Denial::InvalidToken("unknown signing key"))?;
-    if record.revoked_at.is_some() {
-        return Err(Denial::InvalidToken("signing key revoked"));
-    }
-    // The video is named by the token's `sub`, which is only trusted once signed.
-    let claims = token
-        .verify(&key)
-        .map_err(|_| Denial::InvalidToken("bad signature"))?;
-    let uid: VideoId = claims.sub.parse().map_err(|_| Denial::NotFound)?;
-    let video = st
-        .db
-        .video_by_uid(&uid)
-        .await
-        .map_err(internal)?
-        .ok_or(Denial::NotFound)?;
-    let origins = allowed(&video);
     let info = KeyInfo {
         account: &record.account_id,
         key: &key,
-        revoked: false,
+        revoked: record.revoked_at.is_some(),
     };
-    let grant = decide(
-        &video,
-        &origins,
-        Presented::Token {
-            token: &token,
-            key: Some(info),
-        },
-        &facts,
-        true,
-    )?;
+    // The video is named by the token's `sub`, which is only trusted once signed.
+    let claims = verify_token(&token, Some(info))?;
+    let uid: VideoId = claims.sub.parse().map_err(|_| Denial::NotFound)?;
+    let video = load(uid).await?;
+    let origins = allowed(&video);
+    let presented = Presented::Token {
+        claims: &claims,
+        key_account: &record.account_id,
+    };
+    let grant = decide(&video, &origins, presented, &facts, true)?;
     Ok((video, grant.private))
 }
 
