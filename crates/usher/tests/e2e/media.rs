@@ -56,6 +56,13 @@ pub fn clip(dir: &Path, name: &str, size: &str, secs: u32, codecs: &[&str]) -> P
     path
 }
 
+/// ffmpeg as a client: reads `input` (a manifest path or URL), copies it into `out`,
+/// and returns ffprobe's view of the result.
+pub fn play_to_mp4(input: &str, out: &Path) -> Value {
+    ffmpeg(&["-i", input, "-c", "copy", &out.to_string_lossy()]);
+    probe(out)
+}
+
 pub fn probe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
         .args([
