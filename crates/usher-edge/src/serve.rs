@@ -1,13 +1,15 @@
 //! Serving `/{uid or token}/<path>`: resolve what the request names, decide with
 //! [`crate::access::decide`], then send the published file with ranges and conditional
-//! requests. Keys and policies are read from the database on every request, so a
-//! revocation or policy edit applies to the very next request.
+//! requests. Videos, keys and verified tokens come from [`crate::cache`], which a
+//! revocation or policy edit makes stale (at once in this process, within a poll
+//! interval in others).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -23,6 +25,8 @@ use usher_token::{UnverifiedToken, VerifyingKey};
 use crate::access::{
     Denial, KeyInfo, Presented, Request as AccessRequest, Resource, decide, verify_token,
 };
+use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
+use crate::client::{Client, Clients};
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -30,6 +34,24 @@ pub struct EdgeState {
     pub blobs: Blobs,
     /// Seconds of tolerated clock difference on token times.
     pub clock_skew: i64,
+    pub clients: Arc<Clients>,
+    pub cache: Arc<EdgeCache>,
+    /// Usher's own origin as viewers see it (`--public-url`), so requests from its
+    /// player page are recognised behind a proxy that rewrites `Host`.
+    pub public_origin: Option<RequestOrigin>,
+}
+
+impl EdgeState {
+    pub fn new(db: Db, blobs: Blobs, clock_skew: i64, clients: Clients) -> Self {
+        Self {
+            db,
+            blobs,
+            clock_skew,
+            clients: Arc::new(clients),
+            cache: Arc::new(EdgeCache::default()),
+            public_origin: None,
+        }
+    }
 }
 
 /// Which published file a path names, and what kind of resource it is. Anything else
@@ -72,7 +94,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-fn denied(d: &Denial) -> Response {
+pub fn denied(d: &Denial) -> Response {
     let status = StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN);
     (
         status,
@@ -82,11 +104,72 @@ fn denied(d: &Denial) -> Response {
         .into_response()
 }
 
-fn request_origin(headers: &HeaderMap) -> Option<RequestOrigin> {
+/// Who is asking and from which site.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub client: Client,
+    pub origin: Option<RequestOrigin>,
+}
+
+/// The value of query parameter `name`, percent-decoded.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn viewer(st: &EdgeState, peer: SocketAddr, req: &Request) -> Viewer {
+    Viewer {
+        client: st.clients.resolve(peer.ip(), req.headers()),
+        origin: request_origin(st, req),
+    }
+}
+
+/// The request's origin: `Origin`, else `Referer`; but for a request from Usher's own
+/// player page, the embedding page's origin that the player forwards as `?parentOrigin=`.
+/// Only a `Referer`/`Origin` naming this server's player page lets `parentOrigin` count:
+/// a page elsewhere that sends neither (`no-referrer`) cannot choose its own origin.
+fn request_origin(st: &EdgeState, req: &Request) -> Option<RequestOrigin> {
+    let headers = req.headers();
     let get = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
-    get(header::ORIGIN)
-        .or_else(|| get(header::REFERER))
-        .and_then(RequestOrigin::parse)
+    let (raw, from_referer) = match get(header::ORIGIN) {
+        Some(o) => (o, false),
+        None => (get(header::REFERER)?, true),
+    };
+    let origin = RequestOrigin::parse(raw)?;
+    let ours = st.public_origin.as_ref() == Some(&origin)
+        || get(header::HOST).is_some_and(|host| {
+            RequestOrigin::parse(&format!("{}://{host}", origin.scheme)).as_ref() == Some(&origin)
+        });
+    if !ours {
+        return Some(origin);
+    }
+    // Same-origin requests carry the player page's URL as their Referer; an `Origin`
+    // header alone cannot say which of our pages sent it.
+    let from_player = from_referer && is_player_page(raw);
+    if from_player {
+        return query_param(req, "parentOrigin").and_then(|p| RequestOrigin::parse(&p));
+    }
+    Some(origin)
+}
+
+fn is_player_page(referer: &str) -> bool {
+    let path = referer
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.ends_with("/iframe") || path.ends_with("/watch")
+}
+
+/// A request the access decision let through.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub video: Arc<Video>,
+    /// Served for a token: `Cache-Control: private`.
+    pub private: bool,
+    /// The `{id}` path segment as presented (uid or token), for building URLs.
+    pub id: String,
 }
 
 pub async fn media(
@@ -98,80 +181,129 @@ pub async fn media(
     let Some(resource) = classify(&rest) else {
         return denied(&Denial::NotFound);
     };
-    match resolve_and_decide(&st, &id, resource, peer, req.headers()).await {
-        Ok((video, private)) => send(&st, &video, &rest, private, req).await,
+    let viewer = viewer(&st, peer, &req);
+    match authorize(&st, &id, resource, &viewer).await {
+        Ok(auth) if resource == Resource::Thumbnail => {
+            crate::thumbnail::serve(&st, &auth, req).await
+        }
+        Ok(auth) => send(&st, &auth, &rest, req).await,
         Err(d) => denied(&d),
     }
 }
 
-async fn resolve_and_decide(
-    st: &EdgeState,
-    id: &str,
-    resource: Resource,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<(Video, bool), Denial> {
-    let origin = request_origin(headers);
-    let facts = AccessRequest {
-        resource,
-        client: peer.ip().to_canonical(),
-        country: None,
-        origin: origin.as_ref(),
-        now: now_secs(),
-        skew: st.clock_skew,
-    };
-    let internal = |e: usher_store::StoreError| {
-        tracing::error!(error = %e, "edge could not read the store");
-        Denial::NotFound
-    };
-    let load = |uid: VideoId| async move {
+fn internal(e: usher_store::StoreError) -> Denial {
+    tracing::error!(error = %e, "edge could not read the store");
+    Denial::NotFound
+}
+
+async fn load_video(st: &EdgeState, uid: VideoId, epoch: u64) -> Result<Arc<Video>, Denial> {
+    if let Some(v) = st.cache.video(&uid, epoch) {
+        return Ok(v);
+    }
+    let v = Arc::new(
         st.db
             .video_by_uid(&uid)
             .await
             .map_err(internal)?
-            .ok_or(Denial::NotFound)
-    };
-    if let Ok(uid) = id.parse::<VideoId>() {
-        let video = load(uid).await?;
-        let origins = allowed(&video);
-        let grant = decide(&video, &origins, Presented::Uid, &facts, true)?;
-        return Ok((video, grant.private));
+            .ok_or(Denial::NotFound)?,
+    );
+    st.cache.put_video(epoch, v.clone());
+    Ok(v)
+}
+
+async fn load_key(st: &EdgeState, kid: &KeyId, epoch: u64) -> Result<Arc<LiveKey>, Denial> {
+    if let Some(k) = st.cache.key(kid.as_str(), epoch) {
+        return Ok(k);
+    }
+    let unknown = Denial::InvalidToken("unknown signing key");
+    let record = st
+        .db
+        .key(kid)
+        .await
+        .map_err(internal)?
+        .ok_or(unknown.clone())?;
+    let key = STANDARD
+        .decode(&record.public_key)
+        .ok()
+        .and_then(|der| VerifyingKey::from_spki_der(&der).ok())
+        .ok_or(unknown)?;
+    let live = Arc::new(LiveKey {
+        account: record.account_id,
+        key,
+        revoked: record.revoked_at.is_some(),
+    });
+    st.cache.put_key(kid.as_str(), epoch, live.clone());
+    Ok(live)
+}
+
+/// A token's verified claims: from the cache, or checked against its key now.
+async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedToken>, Denial> {
+    if let Some(t) = st.cache.token(id, epoch) {
+        return Ok(t);
     }
     let token = UnverifiedToken::parse(id).map_err(|_| Denial::NotFound)?;
     let kid: KeyId = token
         .kid()
         .and_then(|k| k.parse().ok())
         .ok_or(Denial::InvalidToken("unknown signing key"))?;
-    let record = st
-        .db
-        .key(&kid)
-        .await
-        .map_err(internal)?
-        .ok_or(Denial::InvalidToken("unknown signing key"))?;
-    let key = STANDARD
-        .decode(&record.public_key)
-        .ok()
-        .and_then(|der| VerifyingKey::from_spki_der(&der).ok())
-        .ok_or(Denial::InvalidToken("unknown signing key"))?;
+    let key = load_key(st, &kid, epoch).await?;
     let info = KeyInfo {
-        account: &record.account_id,
-        key: &key,
-        revoked: record.revoked_at.is_some(),
+        account: &key.account,
+        key: &key.key,
+        revoked: key.revoked,
     };
-    // The video is named by the token's `sub`, which is only trusted once signed.
     let claims = verify_token(&token, Some(info))?;
-    let uid: VideoId = claims.sub.parse().map_err(|_| Denial::NotFound)?;
-    let video = load(uid).await?;
-    let origins = allowed(&video);
-    let presented = Presented::Token {
-        claims: &claims,
-        key_account: &record.account_id,
-    };
-    let grant = decide(&video, &origins, presented, &facts, true)?;
-    Ok((video, grant.private))
+    let v = Arc::new(VerifiedToken {
+        claims,
+        key_account: key.account.clone(),
+    });
+    st.cache.put_token(id, epoch, v.clone());
+    Ok(v)
 }
 
-fn allowed(video: &Video) -> Vec<AllowedOrigin> {
+/// Runs the access decision for `{id}` (a uid or a token) and `resource`.
+pub async fn authorize(
+    st: &EdgeState,
+    id: &str,
+    resource: Resource,
+    viewer: &Viewer,
+) -> Result<Authorized, Denial> {
+    // Read before anything is loaded: a change committed after this point makes
+    // whatever is cached below stale.
+    let epoch = st.db.access_epoch();
+    let facts = AccessRequest {
+        resource,
+        client: viewer.client.ip,
+        country: viewer.client.country.as_ref().map(|c| c.as_str()),
+        origin: viewer.origin.as_ref(),
+        now: now_secs(),
+        skew: st.clock_skew,
+    };
+    let (video, presented_token) = if let Ok(uid) = id.parse::<VideoId>() {
+        (load_video(st, uid, epoch).await?, None)
+    } else {
+        let token = verified(st, id, epoch).await?;
+        // The video is named by the token's `sub`, which is only trusted once signed.
+        let uid: VideoId = token.claims.sub.parse().map_err(|_| Denial::NotFound)?;
+        (load_video(st, uid, epoch).await?, Some(token))
+    };
+    let origins = allowed(&video);
+    let presented = match &presented_token {
+        None => Presented::Uid,
+        Some(t) => Presented::Token {
+            claims: &t.claims,
+            key_account: &t.key_account,
+        },
+    };
+    let grant = decide(&video, &origins, presented, &facts, true)?;
+    Ok(Authorized {
+        video,
+        private: grant.private,
+        id: id.to_owned(),
+    })
+}
+
+pub fn allowed(video: &Video) -> Vec<AllowedOrigin> {
     // Entries were validated when stored; one that no longer parses matches nothing.
     video
         .allowed_origins
@@ -180,7 +312,9 @@ fn allowed(video: &Video) -> Vec<AllowedOrigin> {
         .collect()
 }
 
-async fn send(st: &EdgeState, video: &Video, rest: &str, private: bool, req: Request) -> Response {
+/// Sends the published file `rest` of an authorized video.
+pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -> Response {
+    let (video, private) = (&auth.video, auth.private);
     let Some(generation) = video.media_generation.as_deref() else {
         return denied(&Denial::NotFound);
     };

@@ -1,6 +1,8 @@
 //! Connecting to the metadata database by URL and bringing its schema up to date.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -18,13 +20,28 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// Migrations in order; each is applied once, recorded in `usher_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_access_version.sql")),
+];
 
 /// The metadata database: a pool plus which dialect it speaks.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) pool: AnyPool,
     postgres: bool,
+    access: Arc<AccessEpoch>,
+}
+
+/// This process's view of the database's `access_version`: an epoch that moves
+/// whenever this process changes something an edge decision depends on, or sees
+/// (by polling) that another process did. Edge caches tag entries with the epoch they
+/// were loaded under and ignore entries from an older one.
+#[derive(Debug, Default)]
+struct AccessEpoch {
+    epoch: AtomicU64,
+    /// The last `access_version` polled; -1 before the first poll.
+    seen: AtomicI64,
 }
 
 impl Db {
@@ -67,13 +84,57 @@ impl Db {
             })
             .connect(&url)
             .await?;
-        let db = Self { pool, postgres };
+        let db = Self {
+            pool,
+            postgres,
+            access: Arc::new(AccessEpoch {
+                epoch: AtomicU64::new(0),
+                seen: AtomicI64::new(-1),
+            }),
+        };
         db.migrate().await?;
         Ok(db)
     }
 
     pub fn is_postgres(&self) -> bool {
         self.postgres
+    }
+
+    /// The current access epoch (see [`Db::poll_access_version`]).
+    pub fn access_epoch(&self) -> u64 {
+        self.access.epoch.load(Ordering::Acquire)
+    }
+
+    /// Reads the shared `access_version`; when another process moved it since the last
+    /// poll, moves this process's epoch so every cache entry loaded before is stale.
+    /// Returns whether it moved.
+    pub async fn poll_access_version(&self) -> Result<bool> {
+        let v: i64 = sqlx::query_scalar("SELECT version FROM access_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let before = self.access.seen.swap(v, Ordering::AcqRel);
+        let moved = before != v;
+        if moved {
+            self.access.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(moved)
+    }
+
+    /// Records, inside the writer's transaction, that an edge decision may have changed.
+    pub(crate) async fn bump_access_version<'c, E>(&self, conn: E) -> Result<()>
+    where
+        E: Executor<'c, Database = sqlx::Any>,
+    {
+        sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes every cache entry loaded so far stale. Writers call it after their commit,
+    /// so this process does not wait for its own poll.
+    pub fn mark_access_stale(&self) {
+        self.access.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn migrate(&self) -> Result<()> {

@@ -150,6 +150,7 @@ impl Db {
 
     /// Revokes a live user key; false when the account has no such live key.
     pub async fn revoke_user_key(&self, account: &AccountId, id: &KeyId, now: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE signing_keys SET revoked_at = $1 \
              WHERE id = $2 AND account_id = $3 AND kind = 'user' AND revoked_at IS NULL",
@@ -157,8 +158,14 @@ impl Db {
         .bind(now)
         .bind(id.as_str())
         .bind(account.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.bump_access_version(&mut *tx).await?;
+        tx.commit().await?;
+        self.mark_access_stale();
+        Ok(true)
     }
 }

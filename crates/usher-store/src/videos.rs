@@ -302,7 +302,9 @@ impl Db {
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
+        self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
+        self.mark_access_stale();
         Ok(Some(v))
     }
 
@@ -321,7 +323,9 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
+        self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
+        self.mark_access_stale();
         Ok(Some(v))
     }
 
@@ -355,7 +359,14 @@ impl Db {
         for s in allowed {
             q = q.bind(s);
         }
-        Ok(q.execute(&self.pool).await?.rows_affected() > 0)
+        let mut tx = self.pool.begin().await?;
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.bump_access_version(&mut *tx).await?;
+        tx.commit().await?;
+        self.mark_access_stale();
+        Ok(true)
     }
 
     pub async fn set_progress(&self, uid: &VideoId, pct: f64) -> Result<()> {
@@ -408,20 +419,28 @@ impl Db {
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
+        self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
+        self.mark_access_stale();
         Ok(old)
     }
 
     pub async fn mark_error(&self, uid: &VideoId, reason: ErrorReason, now: Micros) -> Result<()> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
             "UPDATE videos SET state = 'error', error_reason = $1, modified = $2 \
              WHERE uid = $3 AND state <> 'ready'",
         )
         .bind(reason.code())
         .bind(now)
         .bind(uid.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            self.bump_access_version(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.mark_access_stale();
         Ok(())
     }
 

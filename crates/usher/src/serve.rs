@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use usher_api::{ApiConfig, ApiState};
+use usher_core::origin::RequestOrigin;
+use usher_edge::client::Clients;
 use usher_media::Tools;
 use usher_media::worker::{Worker, WorkerConfig};
 
@@ -39,6 +41,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
     };
 
+    let mut edge = usher_edge::EdgeState::new(
+        stores.db.clone(),
+        stores.blobs.clone(),
+        i64::from(args.clock_skew),
+        Clients::new(args.trusted_proxy.clone()),
+    );
+    edge.public_origin = RequestOrigin::parse(&public_url);
+    let shutdown = CancellationToken::new();
+    let poller = usher_edge::cache::spawn_poller(stores.db.clone(), shutdown.clone());
+
     let api = usher_api::router(ApiState::new(
         stores.db.clone(),
         stores.blobs.clone(),
@@ -59,14 +71,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "/client/v4/{*rest}",
             axum::routing::any(usher_api::no_route),
         )
-        .merge(usher_edge::router(usher_edge::EdgeState {
-            db: stores.db.clone(),
-            blobs: stores.blobs.clone(),
-            clock_skew: i64::from(args.clock_skew),
-        }))
+        .merge(usher_edge::router(edge))
         .layer(TraceLayer::new_for_http());
 
-    let shutdown = CancellationToken::new();
     tokio::spawn(on_signal(shutdown.clone()));
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -120,6 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    poller.abort();
     stores.db.close().await;
     tracing::info!("stopped");
     result
