@@ -6,6 +6,7 @@
 
 mod app;
 mod media;
+mod propagation;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use app::spawn_app;
 use media::{clip, codecs, duration, ffmpeg_in, play_to_mp4, probe, video_packets_md5};
 
-const READY_DEADLINE: Duration = Duration::from_secs(180);
-const H264_AAC: &[&str] = &[
+pub(crate) const READY_DEADLINE: Duration = Duration::from_secs(180);
+pub(crate) const H264_AAC: &[&str] = &[
     "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
 ];
 
