@@ -6,6 +6,7 @@
 
 mod app;
 mod media;
+mod malformed;
 mod propagation;
 
 use std::path::PathBuf;
