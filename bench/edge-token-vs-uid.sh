@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Edge throughput: the same segment served for a token (private video: signature,
+# claims and policy checked on every request) and for a uid (public video), in one run,
+# interleaved A/B/A/B so machine drift hits both alike. Prints req/s and MiB/s medians.
+#
+#   bench/edge-token-vs-uid.sh [SECONDS_PER_RUN (8)] [REPS (3)] [CONNECTIONS (64)]
+#
+# Needs wrk (apt install wrk). On a machine with 2+ cores the server is pinned to core
+# 0 and wrk to core 1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-8}
+reps=${2:-3}
+conns=${3:-64}
+target=${CARGO_TARGET_DIR:-$root/target}
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
+
+"$root/scripts/install-deps"
+(cd "$root" && cargo build --release --quiet -p usher)
+usher="$target/release/usher"
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+pin_server=() pin_client=()
+if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_client=(taskset -c 1); fi
+
+acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
+acct_id=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
+api_token=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
+
+USHER_LOG=warn "${pin_server[@]}" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+server_pid=$!
+for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/out" && break; sleep 0.1; done
+url=$(sed -n 's/^usher listening on //p' "$work/out" | head -1)
+[ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
+api="$url/client/v4/accounts/$acct_id"
+auth=(-H "Authorization: Bearer $api_token")
+
+# 20 s of 720p at ~1.3 Mbit/s (testsrc2 overshoots a little): 6 s segments of about 1.3 MB.
+ffmpeg -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 -t 20 \
+  -c:v libx264 -preset veryfast -b:v 1300k -maxrate 1300k -bufsize 2600k -pix_fmt yuv420p \
+  -c:a aac "$work/clip.mp4"
+
+upload() { curl -sf "${auth[@]}" -F "file=@$work/clip.mp4" "$api/stream" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["uid"])'; }
+public=$(upload); private=$(upload)
+for uid in "$public" "$private"; do
+  for _ in $(seq 1 1200); do
+    state=$(curl -sf "${auth[@]}" "$api/stream/$uid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["status"]["state"])')
+    [ "$state" = ready ] && break
+    [ "$state" = error ] && { echo "packaging failed" >&2; exit 1; }
+    sleep 0.2
+  done
+done
+curl -sf "${auth[@]}" -H 'Content-Type: application/json' -d '{"requireSignedURLs":true}' "$api/stream/$private" >/dev/null
+token=$(curl -sf "${auth[@]}" -X POST "$api/stream/$private/token" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["token"])')
+
+# The media segment closest to 1.3 MB, and the init segment.
+seg=$(cd "$work/data" && find . -path "*/$public/*/manifest/v0/seg_*.m4s" -printf '%s %f\n' |
+  awk '{d=$1-1300000; if (d<0) d=-d; print d, $1, $2}' | sort -n | head -1)
+seg_size=$(echo "$seg" | cut -d' ' -f2); seg_name=$(echo "$seg" | cut -d' ' -f3)
+init_size=$(cd "$work/data" && find . -path "*/$public/*/manifest/v0/init.mp4" -printf '%s\n' | head -1)
+
+run() { # name url -> "req/s MiB/s p50 p99"
+  "${pin_client[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "$2" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+def lat(p):
+    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, t)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+if errs: sys.exit("non-2xx responses: " + errs.group(1))
+print(rps, lat(50), lat(99))'
+}
+
+declare -A results
+cases=(uid_seg token_seg uid_init token_init)
+for rep in $(seq 1 "$reps"); do
+  for c in "${cases[@]}"; do
+    case $c in
+      uid_seg) u="$url/$public/manifest/v0/$seg_name" ;;
+      token_seg) u="$url/$token/manifest/v0/$seg_name" ;;
+      uid_init) u="$url/$public/manifest/v0/init.mp4" ;;
+      token_init) u="$url/$token/manifest/v0/init.mp4" ;;
+    esac
+    results[$c]+="$(run "$c" "$u");"
+    echo "rep $rep $c: $(echo "${results[$c]}" | tr ';' '\n' | grep . | tail -1)" >&2
+  done
+done
+
+python3 - "$seg_size" "$init_size" "$conns" "${results[uid_seg]}" "${results[token_seg]}" "${results[uid_init]}" "${results[token_init]}" <<'PY'
+import statistics, sys
+seg, init, conns = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def parse(s): return [tuple(map(float, r.split())) for r in s.split(";") if r]
+rows = dict(zip(["uid_seg", "token_seg", "uid_init", "token_init"], map(parse, sys.argv[4:8])))
+med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
+print(f"\n{conns} keep-alive connections, medians of {len(rows['uid_seg'])} interleaved runs")
+print(f"{'case':<28}{'req/s':>10}{'MiB/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+for k, label, size in [("uid_seg", f"segment {seg} B, uid", seg), ("token_seg", f"segment {seg} B, token", seg),
+                       ("uid_init", f"init {init} B, uid", init), ("token_init", f"init {init} B, token", init)]:
+    r, p50, p99 = med[k]
+    print(f"{label:<28}{r:>10.0f}{r*size/2**20:>10.1f}{p50:>9.2f}{p99:>9.2f}")
+print(f"token/uid: segment {med['token_seg'][0]/med['uid_seg'][0]:.2f}, init {med['token_init'][0]/med['uid_init'][0]:.2f}")
+PY
