@@ -1,12 +1,14 @@
 //! The delivery plane: serves `/{video uid or token}/…` to viewers and enforces the
 //! signed-URL contract on every request. [`access`] is the decision itself (pure),
 //! [`client`] says who is asking, [`cache`] keeps verified tokens, keys and videos
-//! between requests, [`serve`] sends manifests, segments and downloads, [`thumbnail`]
+//! between requests, [`serve`] decides and sends manifests, segments and downloads
+//! (from memory or disk: [`files`]), [`thumbnail`]
 //! cuts posters on demand and [`player`] renders the embeddable player.
 
 pub mod access;
 pub mod cache;
 pub mod client;
+pub mod files;
 pub mod player;
 pub mod serve;
 pub mod thumbnail;

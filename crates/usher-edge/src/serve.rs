@@ -7,14 +7,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::time_fmt::now_secs;
 use usher_core::{KeyId, Video, VideoId};
@@ -27,6 +24,7 @@ use crate::access::{
 };
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
+use crate::files::Files;
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -36,12 +34,17 @@ pub struct EdgeState {
     pub clock_skew: i64,
     pub clients: Arc<Clients>,
     pub cache: Arc<EdgeCache>,
+    /// Published files kept in memory.
+    pub files: Arc<Files>,
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
     pub public_origin: Option<RequestOrigin>,
 }
 
 impl EdgeState {
+    /// Bytes of published media kept in memory unless the caller says otherwise.
+    pub const DEFAULT_FILE_CACHE: u64 = 256 << 20;
+
     pub fn new(db: Db, blobs: Blobs, clock_skew: i64, clients: Clients) -> Self {
         Self {
             db,
@@ -49,6 +52,7 @@ impl EdgeState {
             clock_skew,
             clients: Arc::new(clients),
             cache: Arc::new(EdgeCache::default()),
+            files: Arc::new(Files::new(Self::DEFAULT_FILE_CACHE)),
             public_origin: None,
         }
     }
@@ -332,13 +336,7 @@ pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -
         })
         .map(str::to_owned);
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut resp = match ServeFile::new(&path)
-        .oneshot(req.map(|_| Body::empty()))
-        .await
-    {
-        Ok(r) => r.map(Body::new).into_response(),
-        Err(e) => match e {},
-    };
+    let mut resp = st.files.respond(&path, req).await;
     if resp.status() == StatusCode::NOT_FOUND {
         return denied(&Denial::NotFound);
     }

@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Videos packaged at once by this process.
     #[arg(long, env = "USHER_WORKERS", default_value_t = 1)]
     pub workers: usize,
+    /// MiB of published media (segments, manifests, thumbnails) the edge keeps in memory.
+    #[arg(long, env = "USHER_MEDIA_CACHE_MIB", default_value_t = 256)]
+    pub media_cache_mib: u64,
 }
 
 #[derive(Debug, Clone, Args)]

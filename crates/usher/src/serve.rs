@@ -48,6 +48,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Clients::new(args.trusted_proxy.clone()),
     );
     edge.public_origin = RequestOrigin::parse(&public_url);
+    edge.files = Arc::new(usher_edge::files::Files::new(
+        args.media_cache_mib.saturating_mul(1 << 20),
+    ));
     let shutdown = CancellationToken::new();
     let poller = usher_edge::cache::spawn_poller(stores.db.clone(), shutdown.clone());
 

@@ -1,0 +1,340 @@
+//! Sending published files. Published media never changes in place (a re-publish writes
+//! a new generation prefix), so files up to [`MAX_CACHED_FILE`] are kept in memory,
+//! keyed by path, with no invalidation: a hit is a reference-counted buffer that hyper
+//! writes straight to the socket, with no open, stat or read. Larger files (MP4
+//! downloads) stream from disk in large chunks, so memory stays flat however big they are.
+//! Ranges (one per request, as players send) and conditional requests are handled
+//! here for cached files and by tower-http's `ServeFile` for streamed ones.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+/// Files up to this size are served from memory.
+pub const MAX_CACHED_FILE: u64 = 8 << 20;
+/// Chunk size when streaming a large file from disk.
+const STREAM_CHUNK: usize = 256 << 10;
+
+#[derive(Debug)]
+struct Cached {
+    bytes: Bytes,
+    etag: HeaderValue,
+    last_modified: Option<HeaderValue>,
+    modified: Option<SystemTime>,
+}
+
+#[derive(Clone)]
+struct BySize;
+
+impl Weighter<PathBuf, Arc<Cached>> for BySize {
+    fn weight(&self, _: &PathBuf, v: &Arc<Cached>) -> u64 {
+        // Never zero: zero-weight entries would be unevictable.
+        v.bytes.len() as u64 + 256
+    }
+}
+
+/// The in-memory file cache, bounded by total bytes.
+pub struct Files {
+    cache: Cache<PathBuf, Arc<Cached>, BySize>,
+}
+
+impl Files {
+    pub fn new(budget_bytes: u64) -> Self {
+        let items = usize::try_from(budget_bytes / (64 << 10)).unwrap_or(1024).max(64);
+        Self {
+            cache: Cache::with_weighter(items, budget_bytes.max(1), BySize),
+        }
+    }
+
+    /// Answers `req` with the file at `path`: 200, 206, 304, 416, or 404 when the file is
+    /// missing. Headers other than validators and ranges are the caller's.
+    pub async fn respond(&self, path: &Path, req: Request) -> Response {
+        let cached = match self.cache.get(path) {
+            Some(c) => Some(c),
+            None => match load(path).await {
+                Ok(Some(c)) => {
+                    self.cache.insert(path.to_owned(), c.clone());
+                    Some(c)
+                }
+                Ok(None) => None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, path = %path.display(), "cannot read a published file");
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+            },
+        };
+        match cached {
+            Some(c) => from_memory(&c, req.method(), req.headers()),
+            None => stream(path, req).await,
+        }
+    }
+}
+
+/// Reads a file small enough to cache; `None` when it is too large.
+async fn load(path: &Path) -> std::io::Result<Option<Arc<Cached>>> {
+    let meta = tokio::fs::metadata(path).await?;
+    if !meta.is_file() {
+        return Err(std::io::ErrorKind::NotFound.into());
+    }
+    if meta.len() > MAX_CACHED_FILE {
+        return Ok(None);
+    }
+    let bytes = Bytes::from(tokio::fs::read(path).await?);
+    let modified = meta.modified().ok();
+    let stamp = modified
+        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = HeaderValue::from_str(&format!("\"{:x}-{stamp:x}\"", bytes.len()))
+        .unwrap_or(HeaderValue::from_static("\"0\""));
+    let last_modified =
+        modified.and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
+    Ok(Some(Arc::new(Cached {
+        bytes,
+        etag,
+        last_modified,
+        modified,
+    })))
+}
+
+async fn stream(path: &Path, req: Request) -> Response {
+    match ServeFile::new(path)
+        .with_buf_chunk_size(STREAM_CHUNK)
+        .oneshot(req.map(|_| Body::empty()))
+        .await
+    {
+        Ok(r) => r.map(Body::new).into_response(),
+        Err(e) => match e {},
+    }
+}
+
+fn not_modified(c: &Cached, headers: &HeaderMap) -> bool {
+    let get = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(inm) = get(header::IF_NONE_MATCH) {
+        return etag_listed(inm, &c.etag);
+    }
+    match (get(header::IF_MODIFIED_SINCE), c.modified) {
+        (Some(since), Some(modified)) => httpdate::parse_http_date(since)
+            .is_ok_and(|since| truncate_to_secs(modified) <= since),
+        _ => false,
+    }
+}
+
+fn truncate_to_secs(t: SystemTime) -> SystemTime {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(t, |d| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()))
+}
+
+/// Weak comparison, as `If-None-Match` uses.
+fn etag_listed(list: &str, etag: &HeaderValue) -> bool {
+    let ours = etag.to_str().unwrap_or("");
+    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == ours)
+}
+
+fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
+    let len = c.bytes.len() as u64;
+    let mut resp = if not_modified(c, headers) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        // If-Range with another validator: the client's partial copy is stale, send all.
+        let if_range_ok = headers
+            .get(header::IF_RANGE)
+            .is_none_or(|v| v == c.etag || c.last_modified.as_ref() == Some(v));
+        let range = headers
+            .get(header::RANGE)
+            .filter(|_| if_range_ok)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| parse_range(v, len));
+        let body = |b: Bytes| {
+            if method == Method::HEAD {
+                Body::empty()
+            } else {
+                Body::from(b)
+            }
+        };
+        match range {
+            None | Some(Range::Ignore) => {
+                let mut r = (StatusCode::OK, body(c.bytes.clone())).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                r
+            }
+            Some(Range::Unsatisfiable) => {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                r
+            }
+            Some(Range::Bytes(start, end)) => {
+                let part = c.bytes.slice(start as usize..=end as usize);
+                let mut r = (StatusCode::PARTIAL_CONTENT, body(part)).into_response();
+                let h = r.headers_mut();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                    h.insert(header::CONTENT_RANGE, v);
+                }
+                r
+            }
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, c.etag.clone());
+    if let Some(lm) = &c.last_modified {
+        h.insert(header::LAST_MODIFIED, lm.clone());
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    resp
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Range {
+    /// Inclusive byte positions within the file.
+    Bytes(u64, u64),
+    Unsatisfiable,
+    /// Malformed, or several ranges: answered with the whole file, as RFC 9110 allows.
+    Ignore,
+}
+
+/// Parses a `Range` header against a file of `len` bytes.
+fn parse_range(v: &str, len: u64) -> Range {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Range::Ignore;
+    };
+    if spec.contains(',') {
+        return Range::Ignore;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Range::Ignore;
+    };
+    let num = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    match (a.trim().is_empty(), num(a), num(b)) {
+        // bytes=-N: the last N bytes.
+        (true, _, Some(n)) => {
+            if n == 0 || len == 0 {
+                Range::Unsatisfiable
+            } else {
+                Range::Bytes(len.saturating_sub(n), len - 1)
+            }
+        }
+        (false, Some(start), end) if b.trim().is_empty() || end.is_some() => {
+            if let Some(end) = end
+                && end < start
+            {
+                return Range::Ignore;
+            }
+            if start >= len {
+                return Range::Unsatisfiable;
+            }
+            Range::Bytes(start, end.map_or(len - 1, |e| e.min(len - 1)))
+        }
+        _ => Range::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ranges_as_players_send_them() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Range::Bytes(0, 99));
+        assert_eq!(parse_range("bytes=900-", 1000), Range::Bytes(900, 999));
+        assert_eq!(parse_range("bytes=-100", 1000), Range::Bytes(900, 999));
+        assert_eq!(parse_range("bytes=-5000", 1000), Range::Bytes(0, 999));
+        assert_eq!(parse_range("bytes=0-5000", 1000), Range::Bytes(0, 999));
+        assert_eq!(parse_range("bytes=1000-", 1000), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 1000), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-1", 1000), Range::Ignore);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), Range::Ignore);
+        assert_eq!(parse_range("items=0-1", 1000), Range::Ignore);
+        assert_eq!(parse_range("bytes=a-b", 1000), Range::Ignore);
+        assert_eq!(parse_range("bytes=+1-2", 1000), Range::Ignore);
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_gives_an_in_bounds_range(v in ".{0,40}", len in 0u64..10_000) {
+            if let Range::Bytes(s, e) = parse_range(&v, len) {
+                prop_assert!(s <= e && e < len);
+            }
+        }
+
+        #[test]
+        fn a_valid_range_round_trips(len in 1u64..1_000_000, a in 0u64..1_000_000, n in 0u64..1_000_000) {
+            let start = a % len;
+            let end = (start + n).min(len - 1);
+            prop_assert_eq!(parse_range(&format!("bytes={start}-{end}"), len), Range::Bytes(start, end));
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_and_disk_answer_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"0123456789").unwrap();
+        let files = Files::new(1 << 20);
+        let get = |h: &[(&str, &str)]| {
+            let mut b = Request::builder().uri("/x");
+            for (k, v) in h {
+                b = b.header(*k, *v);
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        let r = files.respond(&small, get(&[])).await;
+        assert_eq!(r.status(), 200);
+        let etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
+        assert_eq!(&body[..], b"0123456789");
+
+        let r = files.respond(&small, get(&[("range", "bytes=2-4")])).await;
+        assert_eq!(r.status(), 206);
+        assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+        let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
+        assert_eq!(&body[..], b"234");
+
+        let r = files.respond(&small, get(&[("if-none-match", &etag)])).await;
+        assert_eq!(r.status(), 304);
+        let r = files.respond(&small, get(&[("if-none-match", "\"other\"")])).await;
+        assert_eq!(r.status(), 200);
+        let r = files.respond(&small, get(&[("range", "bytes=10-")])).await;
+        assert_eq!(r.status(), 416);
+        assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */10");
+        let r = files
+            .respond(&small, get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]))
+            .await;
+        assert_eq!(r.status(), 200);
+
+        // Over the in-memory limit: streamed from disk, same semantics.
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![7u8; MAX_CACHED_FILE as usize + 1]).unwrap();
+        let r = files.respond(&big, get(&[("range", "bytes=0-9")])).await;
+        assert_eq!(r.status(), 206);
+        assert_eq!(
+            r.headers()[header::CONTENT_RANGE],
+            format!("bytes 0-9/{}", MAX_CACHED_FILE + 1).as_str()
+        );
+        let r = files.respond(&dir.path().join("missing"), get(&[])).await;
+        assert_eq!(r.status(), 404);
+        let r = files.respond(dir.path(), get(&[])).await;
+        assert_eq!(r.status(), 404);
+    }
+}
