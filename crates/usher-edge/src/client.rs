@@ -43,9 +43,9 @@ pub struct Client {
 /// Why a country database could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoIpError {
-    #[error("cannot read it: {0}")]
+    #[error("cannot read it")]
     Read(#[from] std::io::Error),
-    #[error("not a valid MaxMind DB (.mmdb) file: {0}")]
+    #[error("not a valid MaxMind DB (.mmdb) file")]
     Invalid(#[from] MaxMindDbError),
 }
 
