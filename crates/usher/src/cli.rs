@@ -66,10 +66,11 @@ pub struct ServeArgs {
     pub listen: Vec<SocketAddr>,
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// MaxMind-format country database (default: the bundled free database).
+    /// MaxMind-format (.mmdb) country database, e.g. GeoLite2-Country (default: the
+    /// bundled free database).
     #[arg(long, env = "USHER_GEOIP")]
     pub geoip: Option<PathBuf>,
-    /// A proxy whose X-Forwarded-For is believed; repeat for several.
+    /// CIDR of proxies whose X-Forwarded-For is believed; repeat for several.
     #[arg(
         long = "trusted-proxy",
         env = "USHER_TRUSTED_PROXY",

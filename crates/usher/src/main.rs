@@ -2,6 +2,7 @@
 
 mod account;
 mod cli;
+mod geoip;
 mod serve;
 mod storage;
 

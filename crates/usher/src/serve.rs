@@ -18,9 +18,10 @@ use usher_media::Tools;
 use usher_media::worker::{Worker, WorkerConfig};
 
 use crate::cli::ServeArgs;
-use crate::storage;
+use crate::{geoip, storage};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let geoip = geoip::open(args.geoip.as_deref())?;
     let stores = storage::open(&args.storage).await?;
     let mut listeners = Vec::new();
     for addr in &args.listen {
@@ -45,7 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.db.clone(),
         stores.blobs.clone(),
         i64::from(args.clock_skew),
-        Clients::new(args.trusted_proxy.clone()),
+        Clients::new(args.trusted_proxy.clone(), Some(geoip)),
     );
     edge.public_origin = RequestOrigin::parse(&public_url);
     edge.files = Arc::new(usher_edge::files::Files::new(

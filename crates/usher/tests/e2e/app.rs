@@ -49,7 +49,10 @@ pub fn create_account(data_dir: &Path, email: &str) -> Account {
 
 pub struct App {
     pub child: Child,
+    /// The first listener's base URL.
     pub url: String,
+    /// Every listener's, in `--listen` order (extra `--listen` flags add to the first).
+    pub urls: Vec<String>,
     pub data_dir: PathBuf,
     pub account: Account,
     pub http: reqwest::Client,
@@ -85,12 +88,17 @@ pub fn start(data_dir: &Path, account: Account, extra: &[&str]) -> App {
             }
         }
     });
-    let url = rx
-        .recv_timeout(START_DEADLINE)
-        .expect("server announced its address");
+    let listeners = 1 + extra.iter().filter(|a| **a == "--listen").count();
+    let urls: Vec<String> = (0..listeners)
+        .map(|_| {
+            rx.recv_timeout(START_DEADLINE)
+                .expect("server announced its address")
+        })
+        .collect();
     App {
         child,
-        url,
+        url: urls[0].clone(),
+        urls,
         data_dir: data_dir.to_owned(),
         account,
         http: reqwest::Client::new(),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod client_ip;
 mod media;
 mod malformed;
 mod propagation;
