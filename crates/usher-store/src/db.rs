@@ -100,6 +100,18 @@ impl Db {
         self.postgres
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY_SNAPSHOT (517) when another connection committed in between, which no
+    /// busy timeout can wait out. PostgreSQL row locks need no such care.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(if self.postgres {
+            self.pool.begin().await?
+        } else {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        })
+    }
+
     /// The current access epoch (see [`Db::poll_access_version`]).
     pub fn access_epoch(&self) -> u64 {
         self.access.epoch.load(Ordering::Acquire)
@@ -153,7 +165,7 @@ impl Db {
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             // Statements are idempotent (IF NOT EXISTS), so two processes starting at once
             // both succeed; the version row is written by whichever commits first.
             // Comments go first: they may contain semicolons.

@@ -94,7 +94,7 @@ fn claimed(r: &AnyRow) -> Result<Job> {
 
 impl Db {
     pub async fn enqueue_job(&self, uid: &VideoId, job: NewJob<'_>, now: Micros) -> Result<String> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id = insert(&mut tx, uid, job, now).await?;
         tx.commit().await?;
         Ok(id)

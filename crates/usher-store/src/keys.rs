@@ -71,7 +71,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRecord> {
 impl Db {
     /// Inserts a key; for `user` keys, refuses once the account has `limit` live ones.
     pub async fn insert_key(&self, k: &KeyRecord, limit: usize) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if k.kind == KeyKind::User {
             let live: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM signing_keys \
@@ -150,7 +150,7 @@ impl Db {
 
     /// Revokes a live user key; false when the account has no such live key.
     pub async fn revoke_user_key(&self, account: &AccountId, id: &KeyId, now: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE signing_keys SET revoked_at = $1 \
              WHERE id = $2 AND account_id = $3 AND kind = 'user' AND revoked_at IS NULL",

@@ -132,7 +132,7 @@ async fn owned_in(
 impl Db {
     /// Inserts a new video, and in the same transaction the job that will process it.
     pub async fn insert_video(&self, v: &Video, job: Option<NewJob<'_>>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
@@ -259,7 +259,7 @@ impl Db {
         edit: &VideoEdit,
         now: Micros,
     ) -> Result<Option<Video>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
@@ -311,7 +311,7 @@ impl Db {
     /// Deletes the account's video and its jobs; returns what was deleted so the caller
     /// can remove its blobs.
     pub async fn delete_video(&self, account: &AccountId, uid: &VideoId) -> Result<Option<Video>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
@@ -359,7 +359,7 @@ impl Db {
         for s in allowed {
             q = q.bind(s);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if q.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(false);
         }
@@ -400,7 +400,7 @@ impl Db {
         generation: &str,
         now: Micros,
     ) -> Result<Option<Option<String>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let old: Option<Option<String>> = sqlx::query_scalar(
             "SELECT media_generation FROM videos WHERE uid = $1 AND state = 'inprogress'",
         )
@@ -426,7 +426,7 @@ impl Db {
     }
 
     pub async fn mark_error(&self, uid: &VideoId, reason: ErrorReason, now: Micros) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE videos SET state = 'error', error_reason = $1, modified = $2 \
              WHERE uid = $3 AND state <> 'ready'",

@@ -407,3 +407,46 @@ async fn blob_keys_cannot_escape_the_store() {
     assert!(f.blobs.writer("../escape").await.is_err());
     assert!(f.blobs.local_path("../../etc/passwd").is_none());
 }
+
+/// Read-then-write transactions racing plain writes, from two processes' worth of
+/// connections: none fails (SQLite's deferred transactions would, with code 517), and
+/// every change that can alter an edge decision moves the access epoch.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writers_never_fail_and_access_changes_move_the_epoch() {
+    let f = fixture().await;
+    let other = Db::connect(&format!(
+        "sqlite://{}",
+        f.root.parent().unwrap().join("usher.db").display()
+    ))
+    .await
+    .unwrap();
+    let acct = account(&f.db).await;
+    let uid = video(&f.db, &acct, 1, "race").await;
+
+    other.poll_access_version().await.unwrap();
+    let before = (f.db.access_epoch(), other.access_epoch());
+    let (db, a, u) = (f.db.clone(), acct.clone(), uid.clone());
+    let edits = tokio::spawn(async move {
+        for i in 0..100 {
+            let edit = VideoEdit {
+                require_signed_urls: Some(i % 2 == 0),
+                ..VideoEdit::default()
+            };
+            db.edit_video(&a, &u, &edit, now_micros()).await.unwrap();
+        }
+    });
+    let (db2, u2) = (other.clone(), uid.clone());
+    let writes = tokio::spawn(async move {
+        for i in 0..300 {
+            db2.set_uploaded(&u2, i, now_micros()).await.unwrap();
+        }
+    });
+    edits.await.unwrap();
+    writes.await.unwrap();
+    // This process saw its own edits at once; the other sees them on its next poll.
+    assert!(f.db.access_epoch() > before.0);
+    assert_eq!(other.access_epoch(), before.1);
+    assert!(other.poll_access_version().await.unwrap());
+    assert!(other.access_epoch() > before.1);
+    assert!(!other.poll_access_version().await.unwrap(), "nothing new");
+}
