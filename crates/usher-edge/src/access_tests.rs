@@ -376,7 +376,7 @@ fn downloads_need_the_claim_and_enabled_downloads() {
 fn allowed_origins_matrix() {
     let v = video();
     let t = signed(&world().ka, &claims(&v));
-    let origins: Vec<AllowedOrigin> = ["*.example.com", "localhost:8080"]
+    let origins: Vec<AllowedOrigin> = ["*.example.com", "localhost:8080", "exact.org"]
         .iter()
         .map(|o| AllowedOrigin::parse(o).unwrap())
         .collect();
@@ -392,7 +392,12 @@ fn allowed_origins_matrix() {
         "referer with a path"
     );
     assert!(run(Some("http://localhost:8080")).is_ok());
+    assert!(run(Some("https://exact.org")).is_ok(), "exact entry");
     for bad in [
+        Some("https://www.exact.org"),
+        Some("https://exact.org.evil.net"),
+        Some("https://evilexact.org"),
+        Some("http://localhost"),
         None,
         Some("https://example.com"),
         Some("https://example.com.evil.net"),

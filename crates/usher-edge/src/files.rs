@@ -50,7 +50,9 @@ pub struct Files {
 
 impl Files {
     pub fn new(budget_bytes: u64) -> Self {
-        let items = usize::try_from(budget_bytes / (64 << 10)).unwrap_or(1024).max(64);
+        let items = usize::try_from(budget_bytes / (64 << 10))
+            .unwrap_or(1024)
+            .max(64);
         Self {
             cache: Cache::with_weighter(items, budget_bytes.max(1), BySize),
         }
@@ -126,21 +128,25 @@ fn not_modified(c: &Cached, headers: &HeaderMap) -> bool {
         return etag_listed(inm, &c.etag);
     }
     match (get(header::IF_MODIFIED_SINCE), c.modified) {
-        (Some(since), Some(modified)) => httpdate::parse_http_date(since)
-            .is_ok_and(|since| truncate_to_secs(modified) <= since),
+        (Some(since), Some(modified)) => {
+            httpdate::parse_http_date(since).is_ok_and(|since| truncate_to_secs(modified) <= since)
+        }
         _ => false,
     }
 }
 
 fn truncate_to_secs(t: SystemTime) -> SystemTime {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(t, |d| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()))
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(t, |d| {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs())
+    })
 }
 
 /// Weak comparison, as `If-None-Match` uses.
 fn etag_listed(list: &str, etag: &HeaderValue) -> bool {
     let ours = etag.to_str().unwrap_or("");
-    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == ours)
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == ours)
 }
 
 fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
@@ -311,15 +317,22 @@ mod tests {
         let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
         assert_eq!(&body[..], b"234");
 
-        let r = files.respond(&small, get(&[("if-none-match", &etag)])).await;
+        let r = files
+            .respond(&small, get(&[("if-none-match", &etag)]))
+            .await;
         assert_eq!(r.status(), 304);
-        let r = files.respond(&small, get(&[("if-none-match", "\"other\"")])).await;
+        let r = files
+            .respond(&small, get(&[("if-none-match", "\"other\"")]))
+            .await;
         assert_eq!(r.status(), 200);
         let r = files.respond(&small, get(&[("range", "bytes=10-")])).await;
         assert_eq!(r.status(), 416);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */10");
         let r = files
-            .respond(&small, get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]))
+            .respond(
+                &small,
+                get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]),
+            )
             .await;
         assert_eq!(r.status(), 200);
 

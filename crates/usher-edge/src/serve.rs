@@ -125,7 +125,7 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 pub fn viewer(st: &EdgeState, peer: SocketAddr, req: &Request) -> Viewer {
     Viewer {
         client: st.clients.resolve(peer.ip(), req.headers()),
-        origin: request_origin(st, req),
+        origin: request_origin(st.public_origin.as_ref(), req),
     }
 }
 
@@ -133,7 +133,7 @@ pub fn viewer(st: &EdgeState, peer: SocketAddr, req: &Request) -> Viewer {
 /// player page, the embedding page's origin that the player forwards as `?parentOrigin=`.
 /// Only a `Referer`/`Origin` naming this server's player page lets `parentOrigin` count:
 /// a page elsewhere that sends neither (`no-referrer`) cannot choose its own origin.
-fn request_origin(st: &EdgeState, req: &Request) -> Option<RequestOrigin> {
+fn request_origin(public: Option<&RequestOrigin>, req: &Request) -> Option<RequestOrigin> {
     let headers = req.headers();
     let get = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
     let (raw, from_referer) = match get(header::ORIGIN) {
@@ -141,7 +141,7 @@ fn request_origin(st: &EdgeState, req: &Request) -> Option<RequestOrigin> {
         None => (get(header::REFERER)?, true),
     };
     let origin = RequestOrigin::parse(raw)?;
-    let ours = st.public_origin.as_ref() == Some(&origin)
+    let ours = public == Some(&origin)
         || get(header::HOST).is_some_and(|host| {
             RequestOrigin::parse(&format!("{}://{host}", origin.scheme)).as_ref() == Some(&origin)
         });
@@ -370,6 +370,81 @@ pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn origin_of(public: Option<&str>, uri: &str, headers: &[(&str, &str)]) -> Option<String> {
+        let mut b = Request::builder().uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(axum::body::Body::empty()).unwrap();
+        request_origin(public.and_then(RequestOrigin::parse).as_ref(), &req)
+            .map(|o| format!("{}://{}:{}", o.scheme, o.host, o.port))
+    }
+
+    #[test]
+    fn the_request_origin_and_when_parent_origin_counts() {
+        let host = ("host", "usher.test:8787");
+        let player = ("referer", "http://usher.test:8787/abc/iframe?autoplay=true");
+        let q = "/abc/manifest/video.m3u8?parentOrigin=https%3A%2F%2Fshop.example";
+        // Origin first, else Referer.
+        assert_eq!(
+            origin_of(
+                None,
+                "/x",
+                &[
+                    ("origin", "https://a.example"),
+                    ("referer", "https://b.example/p")
+                ]
+            ),
+            Some("https://a.example:443".into())
+        );
+        assert_eq!(
+            origin_of(None, "/x", &[("referer", "https://b.example/p")]),
+            Some("https://b.example:443".into()),
+            "Referer only"
+        );
+        assert_eq!(origin_of(None, "/x", &[]), None);
+        // From our own player page, the forwarded embedding origin counts...
+        assert_eq!(
+            origin_of(None, q, &[host, player]),
+            Some("https://shop.example:443".into())
+        );
+        // ...also behind a proxy that rewrites Host, recognised by --public-url...
+        assert_eq!(
+            origin_of(
+                Some("https://videos.example"),
+                q,
+                &[
+                    ("host", "10.0.0.5:8787"),
+                    ("referer", "https://videos.example/abc/watch")
+                ]
+            ),
+            Some("https://shop.example:443".into())
+        );
+        // ...and without a parentOrigin there is no origin at all.
+        assert_eq!(
+            origin_of(None, "/abc/manifest/video.m3u8", &[host, player]),
+            None
+        );
+        // A page elsewhere cannot choose its origin with the query parameter: not with
+        // its own Origin or Referer, not with none at all, not from another of our pages.
+        for headers in [
+            vec![host, ("origin", "https://evil.example")],
+            vec![host, ("referer", "https://evil.example/abc/iframe")],
+            vec![host],
+            vec![
+                host,
+                ("referer", "http://usher.test:8787/abc/manifest/video.m3u8"),
+            ],
+            vec![host, ("origin", "http://usher.test:8787")],
+        ] {
+            assert_ne!(
+                origin_of(None, q, &headers),
+                Some("https://shop.example:443".into()),
+                "{headers:?}"
+            );
+        }
+    }
 
     #[test]
     fn only_published_files_are_addressable() {

@@ -6,8 +6,8 @@
 
 mod app;
 mod client_ip;
-mod media;
 mod malformed;
+mod media;
 mod propagation;
 
 use std::path::PathBuf;

@@ -101,7 +101,10 @@ async fn ten_thousand_malformed_requests_get_no_5xx_and_the_server_keeps_serving
     let token = tok["result"]["token"].as_str().unwrap().to_owned();
     let good = format!("{}/{token}/manifest/v0/init.mp4", app.url);
     let viewer = |rb: reqwest::RequestBuilder| rb.header("Origin", "https://example.com");
-    assert_eq!(viewer(app.http.get(&good)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        viewer(app.http.get(&good)).send().await.unwrap().status(),
+        200
+    );
 
     let addr = app.url.trim_start_matches("http://").to_owned();
     let ctx = Arc::new((app.url.clone(), addr, uid, token, app.api("")));
@@ -258,7 +261,10 @@ async fn ten_thousand_malformed_requests_get_no_5xx_and_the_server_keeps_serving
     assert!(answered > REQUESTS * 7 / 10, "only {answered} answered");
 
     // Still serving, to a real viewer and to a new connection.
-    assert_eq!(viewer(app.http.get(&good)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        viewer(app.http.get(&good)).send().await.unwrap().status(),
+        200
+    );
     let fresh = reqwest::Client::new();
     assert_eq!(viewer(fresh.get(&good)).send().await.unwrap().status(), 200);
 }
