@@ -55,7 +55,11 @@
       if (xhr.responseType === '' || xhr.responseType === 'text') text = xhr.responseText;
       else if (xhr.response instanceof ArrayBuffer) text = new TextDecoder().decode(xhr.response);
       text = (text || '').trim();
-      return text.length > 200 ? text.slice(0, 200) + '…' : text;
+      if (text.length > 200) text = text.slice(0, 200) + '…';
+      if (!text) return '';
+      // The edge's reasons are terse lower-case phrases ("token expired").
+      text = text.charAt(0).toUpperCase() + text.slice(1);
+      return /[.!?…]$/.test(text) ? text : text + '.';
     } catch (e) {
       return '';
     }

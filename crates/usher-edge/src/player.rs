@@ -12,99 +12,24 @@
 //! `Referer` names only the direct parent, `frame-ancestors` keeps the page from being
 //! shown inside any other site further up.
 
+mod assets;
 mod csp;
 mod params;
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use usher_core::origin::RequestOrigin;
 
+pub use assets::{ASSET_PREFIX, HLS_VERSION, asset};
 pub use params::{ParamError, PlayerParams, Preload};
+
+use assets::Asset;
 
 use crate::access::{Denial, Resource};
 use crate::serve::{Authorized, EdgeState, Viewer, allowed, authorize};
-
-/// hls.js, installed from the npm registry at the version `web/package-lock.json` pins
-/// (`scripts/install-deps` runs `npm ci` before any build).
-const HLS_JS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../web/node_modules/hls.js/dist/hls.min.js"
-));
-/// The version of [`HLS_JS`]; it names the file so browsers may cache it for good.
-pub const HLS_VERSION: &str = "1.7.4";
-const PLAYER_JS: &str = include_str!("../assets/player.js");
-const PLAYER_CSS: &str = include_str!("../assets/player.css");
-
-/// Where the assets live. `_` never starts a video uid (hex) or a JWT, so no `{id}`
-/// path can collide with it.
-pub const ASSET_PREFIX: &str = "/_player/";
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
-
-struct Asset {
-    name: String,
-    body: &'static [u8],
-    content_type: &'static str,
-}
-
-/// Assets are named by their version or content hash, so a new build never meets a
-/// stale cached copy.
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
-    [
-        Asset {
-            name: format!("hls-{HLS_VERSION}.min.js"),
-            body: HLS_JS,
-            content_type: JAVASCRIPT,
-        },
-        Asset {
-            name: format!("player.{:016x}.js", fnv1a(PLAYER_JS.as_bytes())),
-            body: PLAYER_JS.as_bytes(),
-            content_type: JAVASCRIPT,
-        },
-        Asset {
-            name: format!("player.{:016x}.css", fnv1a(PLAYER_CSS.as_bytes())),
-            body: PLAYER_CSS.as_bytes(),
-            content_type: "text/css; charset=utf-8",
-        },
-    ]
-});
-
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
-
-/// The URL of asset `n` relative to a page at `/{id}/iframe` (relative, so Usher also
-/// works under a path prefix behind a proxy).
-fn asset_url(n: usize) -> String {
-    format!("..{ASSET_PREFIX}{}", ASSETS[n].name)
-}
-
-/// `GET /_player/{file}`: hls.js and the player's own script and stylesheet.
-pub async fn asset(Path(file): Path<String>) -> Response {
-    let Some(a) = ASSETS.iter().find(|a| a.name == file) else {
-        return (StatusCode::NOT_FOUND, "not found\n").into_response();
-    };
-    (
-        [
-            (header::CONTENT_TYPE, a.content_type),
-            (header::CACHE_CONTROL, IMMUTABLE),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        a.body,
-    )
-        .into_response()
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -230,9 +155,9 @@ fn render(
 </body>
 </html>
 "#,
-        css = asset_url(2),
-        hls = asset_url(0),
-        js = asset_url(1),
+        css = Asset::Stylesheet.url(),
+        hls = Asset::HlsJs.url(),
+        js = Asset::Script.url(),
         preload = params.preload.as_str(),
         poster = escape(&poster),
         controls = flag(params.controls, "controls"),
@@ -297,7 +222,18 @@ fn refusal(d: &Denial) -> Response {
         Denial::NotFound => {
             "It may not exist, or it may be private and need a signed link.".to_owned()
         }
-        other => format!("{other}."),
+        Denial::Errored => "The upload could not be made into a playable video.".to_owned(),
+        Denial::InvalidToken(why) => format!("The signed link was refused: {why}."),
+        Denial::Expired => {
+            "Signed links last a limited time: reload the page you came from for a new one."
+                .to_owned()
+        }
+        Denial::NotYetValid => "Its validity starts later; check this device's clock.".to_owned(),
+        Denial::RuleBlocked => {
+            "Its owner does not allow playback from your network or location.".to_owned()
+        }
+        Denial::OriginDenied => "Its owner allows it only on sites they choose.".to_owned(),
+        Denial::DownloadDenied => String::new(),
     };
     message_page(status, headline(d), &detail)
 }
@@ -321,7 +257,7 @@ fn message_page(status: StatusCode, headline: &str, detail: &str) -> Response {
 </html>
 "#,
         code = status.as_u16(),
-        css = asset_url(2),
+        css = Asset::Stylesheet.url(),
         headline = escape(headline),
         detail = escape(detail),
     );
@@ -346,31 +282,6 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn embedded_hls_js_is_the_pinned_version() {
-        let pinned = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../web/node_modules/hls.js/package.json"
-        ));
-        assert!(
-            pinned.contains(&format!("\"version\": \"{HLS_VERSION}\"")),
-            "web/node_modules/hls.js is not {HLS_VERSION}: update HLS_VERSION"
-        );
-        let needle = format!("\"{HLS_VERSION}\"");
-        assert!(
-            HLS_JS.windows(needle.len()).any(|w| w == needle.as_bytes()),
-            "hls.min.js does not say it is {HLS_VERSION}"
-        );
-    }
-
-    #[test]
-    fn asset_names_follow_their_content() {
-        assert_eq!(ASSETS[0].name, format!("hls-{HLS_VERSION}.min.js"));
-        assert!(ASSETS[1].name.starts_with("player.") && ASSETS[1].name.ends_with(".js"));
-        assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
-        assert_eq!(asset_url(0), format!("../_player/hls-{HLS_VERSION}.min.js"));
-    }
 
     #[test]
     fn escapes_markup() {
