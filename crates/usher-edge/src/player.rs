@@ -184,9 +184,12 @@ fn html_response(status: StatusCode, policy: &str, cache: &'static str, html: St
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(policy) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
+    // Every part of the policy was validated on the way in; were one not a valid header
+    // value after all, fail closed rather than drop the policy (and frame-ancestors).
+    let policy = HeaderValue::from_str(policy).unwrap_or(HeaderValue::from_static(
+        "default-src 'none'; frame-ancestors 'none'",
+    ));
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     // The player's requests must carry the page's full URL as their `Referer` (that is
     // how the edge knows they come from its player page), and nothing beyond our own
     // site needs to see a token in a URL.
