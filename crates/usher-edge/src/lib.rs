@@ -2,12 +2,14 @@
 //! signed-URL contract on every request. [`access`] is the decision itself (pure),
 //! [`client`] says who is asking, [`cache`] keeps verified tokens, keys and videos
 //! between requests, [`serve`] decides and sends manifests, segments and downloads
-//! (from memory or disk: [`files`]), [`thumbnail`]
-//! cuts posters on demand and [`player`] renders the embeddable player.
+//! (from memory or disk: [`files`]), [`thumbnail`] cuts posters on demand, [`player`]
+//! renders the embeddable player and [`cors`] lets players on other sites read what
+//! the edge sends.
 
 pub mod access;
 pub mod cache;
 pub mod client;
+pub mod cors;
 pub mod files;
 pub mod player;
 pub mod serve;
@@ -22,9 +24,20 @@ pub use serve::EdgeState;
 /// Routes of the delivery edge (everything outside `/client/v4`).
 pub fn router(state: EdgeState) -> Router {
     Router::new()
-        .route("/{id}/iframe", get(player::page))
-        .route("/{id}/watch", get(player::page))
-        .route("/{id}/{*rest}", get(serve::media))
+        .route("/_player/{file}", get(player::asset))
+        .route(
+            "/{id}/iframe",
+            get(player::iframe).options(cors::preflight_page),
+        )
+        .route(
+            "/{id}/watch",
+            get(player::watch).options(cors::preflight_page),
+        )
+        .route(
+            "/{id}/{*rest}",
+            get(serve::media).options(cors::preflight_media),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn(cors::headers))
         .with_state(state)
 }

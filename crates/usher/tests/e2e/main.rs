@@ -1,13 +1,16 @@
 //! End to end through a real `usher serve`: uploads over HTTP, the worker packaging with
 //! real ffmpeg, outputs checked with ffprobe and played by ffmpeg from disk, and the
-//! process lifecycle (SIGTERM, restart with work outstanding).
+//! process lifecycle (SIGTERM, restart with work outstanding), and the player pages,
+//! over HTTP and in headless Chromium.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod browser;
 mod client_ip;
 mod malformed;
 mod media;
+mod player;
 mod propagation;
 
 use std::path::PathBuf;
