@@ -36,6 +36,8 @@ pub struct EdgeState {
     pub cache: Arc<EdgeCache>,
     /// Published files kept in memory.
     pub files: Arc<Files>,
+    /// Cuts thumbnails on demand; without it only the stored poster is served.
+    pub thumbnails: Option<Arc<crate::thumbnail::Thumbnailer>>,
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
     pub public_origin: Option<RequestOrigin>,
@@ -53,6 +55,7 @@ impl EdgeState {
             clients: Arc::new(clients),
             cache: Arc::new(EdgeCache::default()),
             files: Arc::new(Files::new(Self::DEFAULT_FILE_CACHE)),
+            thumbnails: None,
             public_origin: None,
         }
     }

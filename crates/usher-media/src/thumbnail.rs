@@ -35,6 +35,75 @@ pub fn thumbnail_time(pct: f64, duration_secs: f64) -> f64 {
     (pct * duration).min((duration - END_MARGIN_SECS).max(0.0))
 }
 
+/// How a requested thumbnail size is met when its shape differs from the video's
+/// (Cloudflare's `fit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fit {
+    /// Cover the box, cutting what falls outside it.
+    #[default]
+    Crop,
+    /// The whole frame, shrunk to fit inside the box (the image may be smaller).
+    Clip,
+    /// Stretched to exactly the box.
+    Scale,
+    /// The whole frame inside the box, the rest filled with black.
+    Fill,
+}
+
+impl Fit {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "crop" => Self::Crop,
+            "clip" => Self::Clip,
+            "scale" => Self::Scale,
+            "fill" => Self::Fill,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Crop => "crop",
+            Self::Clip => "clip",
+            Self::Scale => "scale",
+            Self::Fill => "fill",
+        }
+    }
+}
+
+/// The size of a thumbnail: the video's own, no wider than a maximum, one side given
+/// (the other follows the aspect ratio), or a box with a [`Fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    MaxWidth(u32),
+    Width(u32),
+    Height(u32),
+    Box { width: u32, height: u32, fit: Fit },
+}
+
+impl Size {
+    fn filter(&self) -> String {
+        match *self {
+            Self::MaxWidth(w) => format!("scale='min({},iw)':-2", w.max(2)),
+            Self::Width(w) => format!("scale={w}:-2"),
+            Self::Height(h) => format!("scale=-2:{h}"),
+            Self::Box { width, height, fit } => match fit {
+                Fit::Crop => format!(
+                    "scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
+                ),
+                Fit::Clip => {
+                    format!("scale={width}:{height}:force_original_aspect_ratio=decrease")
+                }
+                Fit::Scale => format!("scale={width}:{height}"),
+                Fit::Fill => format!(
+                    "scale={width}:{height}:force_original_aspect_ratio=decrease,\
+                     pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
+                ),
+            },
+        }
+    }
+}
+
 /// Writes the frame at `at_secs` of `input` to `out` as a JPEG, scaled down to
 /// `max_width` if it is wider (never up), with square pixels and rotation applied.
 /// A time past the last frame falls back to the first frame rather than failing.
@@ -45,18 +114,29 @@ pub async fn thumbnail(
     out: &Path,
     max_width: Option<u32>,
 ) -> Result<(), MediaError> {
+    thumbnail_sized(tools, input, at_secs, out, max_width.map(Size::MaxWidth)).await
+}
+
+/// [`thumbnail`] at any [`Size`].
+pub async fn thumbnail_sized(
+    tools: &Tools,
+    input: &Path,
+    at_secs: f64,
+    out: &Path,
+    size: Option<Size>,
+) -> Result<(), MediaError> {
     let at_secs = if at_secs.is_finite() {
         at_secs.max(0.0)
     } else {
         0.0
     };
-    extract(tools, input, at_secs, out, max_width).await?;
+    extract(tools, input, at_secs, out, size).await?;
     if !wrote_frame(out).await && at_secs > 0.0 {
         tracing::debug!(
             at_secs,
             "no frame at the requested time; using the first frame"
         );
-        extract(tools, input, 0.0, out, max_width).await?;
+        extract(tools, input, 0.0, out, size).await?;
     }
     if wrote_frame(out).await {
         Ok(())
@@ -73,12 +153,13 @@ async fn extract(
     input: &Path,
     at_secs: f64,
     out: &Path,
-    max_width: Option<u32>,
+    size: Option<Size>,
 ) -> Result<(), MediaError> {
-    // Stretch anamorphic pixels to square first, then shrink; -2 keeps the height even.
+    // Stretch anamorphic pixels to square first, then resize; -2 keeps a side even.
     let mut filter = String::from("scale='trunc(iw*sar/2)*2':ih,setsar=1");
-    if let Some(width) = max_width {
-        filter.push_str(&format!(",scale='min({},iw)':-2", width.max(2)));
+    if let Some(size) = size {
+        filter.push(',');
+        filter.push_str(&size.filter());
     }
     let mut command = tools.ffmpeg(THUMBNAIL_TIMEOUT);
     if at_secs > 0.0 {

@@ -48,6 +48,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         i64::from(args.clock_skew),
         Clients::new(args.trusted_proxy.clone(), Some(geoip)),
     );
+    let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
+    edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
+        tools.clone(),
+        stores.scratch.clone(),
+    )));
     edge.public_origin = RequestOrigin::parse(&public_url);
     edge.files = Arc::new(usher_edge::files::Files::new(
         args.media_cache_mib.saturating_mul(1 << 20),
@@ -105,7 +110,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     std::io::stdout().flush()?;
 
-    let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
     for n in 0..args.workers.max(1) {
         let worker = Worker::new(
             stores.db.clone(),

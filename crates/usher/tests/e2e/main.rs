@@ -12,6 +12,7 @@ mod malformed;
 mod media;
 mod player;
 mod propagation;
+mod thumbnails;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +26,7 @@ pub(crate) const H264_AAC: &[&str] = &[
 ];
 
 /// The published output directory of a ready video.
-fn outputs(app: &app::App, uid: &str) -> PathBuf {
+pub(crate) fn outputs(app: &app::App, uid: &str) -> PathBuf {
     let dir = app.data_dir.join("media/videos").join(uid);
     let gens: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
