@@ -140,6 +140,41 @@ impl App {
         resp.json::<Value>().await.unwrap()["result"].clone()
     }
 
+    /// Uploads `file`, waits until it is ready and returns its uid.
+    pub async fn upload_ready(&self, file: &Path) -> String {
+        let (status, body) = self.upload(file).await;
+        assert_eq!(status, 200, "{body}");
+        let uid = body["result"]["uid"].as_str().unwrap().to_owned();
+        let v = self.wait_final(&uid, crate::READY_DEADLINE).await;
+        assert_eq!(v["status"]["state"], "ready", "{v}");
+        uid
+    }
+
+    /// `POST` of a JSON body to an account path, which must succeed; returns `result`.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .auth(self.http.post(self.api(path)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{path}: {v}");
+        v["result"].clone()
+    }
+
+    /// Edits a video's settings (`requireSignedURLs`, `allowedOrigins`, …).
+    pub async fn edit(&self, uid: &str, body: Value) -> Value {
+        self.post(&format!("/stream/{uid}"), body).await
+    }
+
+    /// A token from `POST …/token` with `body` as its options.
+    pub async fn token(&self, uid: &str, body: Value) -> String {
+        let r = self.post(&format!("/stream/{uid}/token"), body).await;
+        r["token"].as_str().unwrap().to_owned()
+    }
+
     /// Polls until the video is ready or errored, or the deadline passes.
     pub async fn wait_final(&self, uid: &str, deadline: Duration) -> Value {
         let start = Instant::now();

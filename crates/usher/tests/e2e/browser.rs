@@ -14,9 +14,9 @@ use axum::response::Html;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::H264_AAC;
 use crate::app::{App, spawn_app};
 use crate::media::clip;
-use crate::{H264_AAC, READY_DEADLINE};
 
 /// Patience per browser case: Chromium's first start on a busy 2-core machine is slow.
 const CASE_DEADLINE: Duration = Duration::from_secs(90);
@@ -87,26 +87,8 @@ async fn embedding_site() -> (String, u16) {
 }
 
 pub async fn ready_video(app: &App, dir: &Path, name: &str) -> String {
-    let src = clip(dir, name, "320x240", 6, H264_AAC);
-    let (status, body) = app.upload(&src).await;
-    assert_eq!(status, 200, "{body}");
-    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-    let v = app.wait_final(&uid, READY_DEADLINE).await;
-    assert_eq!(v["status"]["state"], "ready", "{v}");
-    uid
-}
-
-pub async fn post(app: &App, path: &str, body: Value) -> Value {
-    let r = app
-        .auth(app.http.post(app.api(path)))
-        .json(&body)
-        .send()
+    app.upload_ready(&clip(dir, name, "320x240", 6, H264_AAC))
         .await
-        .unwrap();
-    let status = r.status();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(status, 200, "{path}: {v}");
-    v["result"].clone()
 }
 
 /// Runs the Node driver on `plan` and returns its report.
@@ -198,29 +180,19 @@ async fn the_player_plays_in_chromium_only_where_allowed() {
     // A private video that only the first site may embed, and a public one anyone may.
     let private = ready_video(&app, tmp.path(), "private.mp4").await;
     let public = ready_video(&app, tmp.path(), "public.mp4").await;
-    post(
-        &app,
-        &format!("/stream/{private}"),
+    app.edit(
+        &private,
         json!({"requireSignedURLs": true, "allowedOrigins": [format!("localhost:{allowed_port}")]}),
     )
     .await;
-    let token = post(&app, &format!("/stream/{private}/token"), json!({})).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&private, json!({})).await;
     // One signing key to self-sign with in the browser's Node, one to revoke mid-session.
-    let self_signing = post(&app, "/stream/keys", json!({})).await;
-    let revoked = post(&app, "/stream/keys", json!({})).await;
+    let self_signing = app.post("/stream/keys", json!({})).await;
+    let revoked = app.post("/stream/keys", json!({})).await;
     let revoked_id = revoked["id"].as_str().unwrap();
-    let doomed = post(
-        &app,
-        &format!("/stream/{private}/token"),
-        json!({"id": revoked_id, "pem": revoked["pem"]}),
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let doomed = app
+        .token(&private, json!({"id": revoked_id, "pem": revoked["pem"]}))
+        .await;
 
     let usher = &app.url;
     let autoplay = "iframe?autoplay=true&muted=true";

@@ -10,9 +10,9 @@ use ipnet::IpNet;
 use mmdb_writer::{Value as Mmdb, Writer};
 use serde_json::{Value, json};
 
+use crate::H264_AAC;
 use crate::app::{App, spawn_app};
 use crate::media::clip;
-use crate::{H264_AAC, READY_DEADLINE};
 
 /// 127.0.0.2/32 is in the US.
 const US: &str = "127.0.0.2";
@@ -72,29 +72,12 @@ impl World {
         ]);
         assert!(app.urls[1].starts_with("http://[::1]:"), "{:?}", app.urls);
         let src = clip(tmp.path(), "a.mp4", "320x240", 2, H264_AAC);
-        let (status, body) = app.upload(&src).await;
-        assert_eq!(status, 200, "{body}");
-        let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-        let v = app.wait_final(&uid, READY_DEADLINE).await;
-        assert_eq!(v["status"]["state"], "ready", "{v}");
-        let r = app
-            .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-            .json(&json!({"requireSignedURLs": true}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let key: Value = app
-            .auth(app.http.post(app.api("/stream/keys")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let uid = app.upload_ready(&src).await;
+        app.edit(&uid, json!({"requireSignedURLs": true})).await;
+        let key = app.post("/stream/keys", json!({})).await;
         let key = (
-            key["result"]["id"].as_str().unwrap().to_owned(),
-            key["result"]["pem"].as_str().unwrap().to_owned(),
+            key["id"].as_str().unwrap().to_owned(),
+            key["pem"].as_str().unwrap().to_owned(),
         );
         let clients = [US, GB, NOWHERE, DE, PROXY]
             .into_iter()
@@ -118,20 +101,12 @@ impl World {
 
     /// A token for the video, signed with the signing key, carrying `rules`.
     async fn token(&self, rules: Value) -> String {
-        let r = self
-            .app
-            .auth(
-                self.app
-                    .http
-                    .post(self.app.api(&format!("/stream/{}/token", self.uid))),
+        self.app
+            .token(
+                &self.uid,
+                json!({"id": self.key.0, "pem": self.key.1, "accessRules": rules}),
             )
-            .json(&json!({"id": self.key.0, "pem": self.key.1, "accessRules": rules}))
-            .send()
             .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let body: Value = r.json().await.unwrap();
-        body["result"]["token"].as_str().unwrap().to_owned()
     }
 
     /// The manifest for `token`, asked for from address `from` with these

@@ -285,13 +285,9 @@ async fn legacy_email_and_key_authenticate_and_wrong_ones_do_not() {
 async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_once() {
     let app = spawn_app(&[]);
     let tmp = tempfile::tempdir().unwrap();
-    let src = clip(tmp.path(), "a.mp4", "320x240", 4, H264_AAC);
-    let (_, body) = app.upload(&src).await;
-    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.wait_final(&uid, READY_DEADLINE).await["status"]["state"],
-        "ready"
-    );
+    let uid = app
+        .upload_ready(&clip(tmp.path(), "a.mp4", "320x240", 4, H264_AAC))
+        .await;
     let get = |path: String| app.http.get(format!("{}/{path}", app.url)).send();
 
     // Public video: the uid plays, ffmpeg as an HLS client over HTTP.
@@ -320,13 +316,8 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
     }
 
     // Private: the uid alone now looks like a missing video.
-    let r = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-        .json(&serde_json::json!({"requireSignedURLs": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.edit(&uid, serde_json::json!({"requireSignedURLs": true}))
+        .await;
     assert_eq!(
         get(format!("{uid}/manifest/video.m3u8"))
             .await
@@ -336,28 +327,11 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
     );
 
     // A token signed with a signing key plays; segments honour ranges.
-    let key: serde_json::Value = app
-        .auth(app.http.post(app.api("/stream/keys")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (kid, pem) = (
-        key["result"]["id"].as_str().unwrap(),
-        key["result"]["pem"].as_str().unwrap(),
-    );
-    let tok: serde_json::Value = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}/token"))))
-        .json(&serde_json::json!({"id": kid, "pem": pem}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["result"]["token"].as_str().unwrap().to_owned();
+    let key = app.post("/stream/keys", serde_json::json!({})).await;
+    let kid = key["id"].as_str().unwrap();
+    let token = app
+        .token(&uid, serde_json::json!({"id": kid, "pem": key["pem"]}))
+        .await;
     let out = tmp.path().join("private.mp4");
     assert!(
         (duration(&play_to_mp4(

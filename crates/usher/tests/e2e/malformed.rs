@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::H264_AAC;
 use crate::app::spawn_app;
 use crate::media::clip;
-use crate::{H264_AAC, READY_DEADLINE};
 
 const REQUESTS: usize = 10_000;
 const TASKS: usize = 8;
@@ -77,28 +77,13 @@ async fn ten_thousand_malformed_requests_get_no_5xx_and_the_server_keeps_serving
     let app = spawn_app(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let src = clip(tmp.path(), "m.mp4", "160x120", 2, H264_AAC);
-    let (_, body) = app.upload(&src).await;
-    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.wait_final(&uid, READY_DEADLINE).await["status"]["state"],
-        "ready"
-    );
-    let r = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-        .json(&json!({"requireSignedURLs": true, "allowedOrigins": ["example.com"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let tok: Value = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}/token"))))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["result"]["token"].as_str().unwrap().to_owned();
+    let uid = app.upload_ready(&src).await;
+    app.edit(
+        &uid,
+        json!({"requireSignedURLs": true, "allowedOrigins": ["example.com"]}),
+    )
+    .await;
+    let token = app.token(&uid, json!({})).await;
     let good = format!("{}/{token}/manifest/v0/init.mp4", app.url);
     let viewer = |rb: reqwest::RequestBuilder| rb.header("Origin", "https://example.com");
     assert_eq!(

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::app::spawn_app;
-use crate::browser::{post, ready_video, workspace_root};
+use crate::browser::{ready_video, workspace_root};
 
 #[tokio::test]
 async fn player_pages_assets_and_preflights_over_http() {
@@ -212,13 +212,7 @@ async fn player_pages_assets_and_preflights_over_http() {
 
     // Private now: by uid the page looks like a missing video's; with a token it plays
     // and is private to the viewer.
-    let r = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-        .json(&json!({"requireSignedURLs": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.edit(&uid, json!({"requireSignedURLs": true})).await;
     let missing = get("0123456789abcdef0123456789abcdef/iframe", &allowed_referer)
         .await
         .unwrap();
@@ -226,10 +220,7 @@ async fn player_pages_assets_and_preflights_over_http() {
     let by_uid = get(&page, &allowed_referer).await.unwrap();
     assert_eq!(by_uid.status(), 404);
     assert_eq!(by_uid.text().await.unwrap(), missing.text().await.unwrap());
-    let token = post(&app, &format!("/stream/{uid}/token"), json!({})).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&uid, json!({})).await;
     let r = get(&format!("{token}/watch"), &allowed_referer)
         .await
         .unwrap();

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::H264_AAC;
 use crate::app::{App, spawn_app, start};
 use crate::media::{clip, duration, play_to_mp4};
-use crate::{H264_AAC, READY_DEADLINE};
 
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -38,59 +38,25 @@ async fn until_status(app: &App, path: &str, origin: Option<&str>, want: u16) ->
     }
 }
 
-async fn edit(app: &App, uid: &str, body: Value) {
-    let r = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_and_revocations_through_one_process_reach_the_other_s_edge() {
     let a = spawn_app(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let src = clip(tmp.path(), "p.mp4", "320x240", 4, H264_AAC);
-    let (_, body) = a.upload(&src).await;
-    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        a.wait_final(&uid, READY_DEADLINE).await["status"]["state"],
-        "ready"
-    );
+    let uid = a.upload_ready(&src).await;
     let b = start(&a.data_dir, a.account.clone(), &[]);
     let master = format!("{uid}/manifest/video.m3u8");
 
     // Warm B's cache with the public video, then make it private through A.
     assert_eq!(get(&b, &master, None).await.0, 200);
     assert_eq!(get(&b, &master, None).await.0, 200);
-    edit(&a, &uid, json!({"requireSignedURLs": true})).await;
+    a.edit(&uid, json!({"requireSignedURLs": true})).await;
     let took = until_status(&b, &master, None, 404).await;
     eprintln!("requireSignedURLs reached the second process in {took:?}");
 
-    let key: Value = a
-        .auth(a.http.post(a.api("/stream/keys")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (kid, pem) = (
-        key["result"]["id"].as_str().unwrap(),
-        key["result"]["pem"].as_str().unwrap(),
-    );
-    let tok: Value = a
-        .auth(a.http.post(a.api(&format!("/stream/{uid}/token"))))
-        .json(&json!({"id": kid, "pem": pem}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["result"]["token"].as_str().unwrap().to_owned();
+    let key = a.post("/stream/keys", json!({})).await;
+    let kid = key["id"].as_str().unwrap();
+    let token = a.token(&uid, json!({"id": kid, "pem": key["pem"]})).await;
 
     // ffmpeg as a DASH client through the second process.
     let out = tmp.path().join("dash.mp4");
@@ -103,12 +69,13 @@ async fn edits_and_revocations_through_one_process_reach_the_other_s_edge() {
     // allowedOrigins set through A: B refuses other sites, serves the listed one.
     let seg1 = format!("{token}/manifest/v0/seg_00001.m4s");
     assert_eq!(get(&b, &seg1, Some("https://other.example")).await.0, 200);
-    edit(&a, &uid, json!({"allowedOrigins": ["example.com"]})).await;
+    a.edit(&uid, json!({"allowedOrigins": ["example.com"]}))
+        .await;
     let took = until_status(&b, &seg1, Some("https://other.example"), 403).await;
     eprintln!("allowedOrigins reached the second process in {took:?}");
     assert_eq!(get(&b, &seg1, Some("https://example.com")).await.0, 200);
     assert_eq!(get(&b, &seg1, None).await.0, 403, "no origin at all");
-    edit(&a, &uid, json!({"allowedOrigins": []})).await;
+    a.edit(&uid, json!({"allowedOrigins": []})).await;
     until_status(&b, &seg1, None, 200).await;
 
     // Mid-playback on B: master and a segment play, then the key is revoked through A.

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::app::{App, spawn_app};
 use crate::media::clip;
-use crate::{H264_AAC, READY_DEADLINE, outputs};
+use crate::{H264_AAC, outputs};
 
 /// Width and height from a JPEG's start-of-frame marker.
 fn jpeg_size(b: &[u8]) -> (u32, u32) {
@@ -49,12 +49,7 @@ async fn thumbnails_are_cut_on_demand_at_any_size_and_cached() {
     let app = spawn_app(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let src = clip(tmp.path(), "t.mp4", "320x240", 4, H264_AAC);
-    let (_, body) = app.upload(&src).await;
-    let uid = body["result"]["uid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.wait_final(&uid, READY_DEADLINE).await["status"]["state"],
-        "ready"
-    );
+    let uid = app.upload_ready(&src).await;
 
     let (status, poster, _) = thumb(&app, &uid, "").await;
     assert_eq!(status, 200);
@@ -107,24 +102,10 @@ async fn thumbnails_are_cut_on_demand_at_any_size_and_cached() {
     }
 
     // Private: the uid is a 404 for any parameters; a token gets a private response.
-    let r = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}"))))
-        .json(&json!({"requireSignedURLs": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.edit(&uid, json!({"requireSignedURLs": true})).await;
     assert_eq!(thumb(&app, &uid, "?width=100").await.0, 404);
-    let tok: Value = app
-        .auth(app.http.post(app.api(&format!("/stream/{uid}/token"))))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["result"]["token"].as_str().unwrap();
-    let (status, jpeg, cc) = thumb(&app, token, "?width=100").await;
+    let token = app.token(&uid, json!({})).await;
+    let (status, jpeg, cc) = thumb(&app, &token, "?width=100").await;
     assert_eq!(status, 200);
     assert_eq!(jpeg_size(&jpeg), (100, 76));
     assert!(cc.starts_with("private"), "{cc}");
