@@ -183,12 +183,8 @@ async fn ensure_cut(
     params: &ThumbParams,
     key: &str,
 ) -> Result<(), &'static str> {
-    let stored = |st: &EdgeState| {
-        let key = key.to_owned();
-        let blobs = st.blobs.clone();
-        async move { blobs.exists(&key).await.unwrap_or(false) }
-    };
-    if stored(st).await {
+    let stored = || async { st.blobs.exists(key).await.unwrap_or(false) };
+    if stored().await {
         return Ok(());
     }
     let lock = {
@@ -197,7 +193,7 @@ async fn ensure_cut(
     };
     let result = async {
         let _one = lock.lock().await;
-        if stored(st).await {
+        if stored().await {
             return Ok(());
         }
         let _permit = thumbs
@@ -236,30 +232,29 @@ async fn cut(
     };
     tokio::fs::create_dir_all(&thumbs.scratch)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot create the scratch directory");
-            "thumbnail unavailable"
-        })?;
+        .map_err(unavailable("cannot create the scratch directory"))?;
     let tmp = tempfile::Builder::new()
         .prefix("thumb-")
         .suffix(".jpg")
         .tempfile_in(&thumbs.scratch)
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot create a thumbnail scratch file");
-            "thumbnail unavailable"
-        })?;
+        .map_err(unavailable("cannot create a thumbnail scratch file"))?;
     thumbnail_sized(&thumbs.tools, &input, at, tmp.path(), params.size)
         .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, uid = %video.uid, "cutting a thumbnail failed");
-            "thumbnail unavailable"
-        })?;
+        .map_err(unavailable("cutting a thumbnail failed"))?;
     // Stored whole or not at all: a reader never sees a half-written JPEG.
-    st.blobs.put_file(key, tmp.path()).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot store a thumbnail");
-        "thumbnail unavailable"
-    })?;
+    st.blobs
+        .put_file(key, tmp.path())
+        .await
+        .map_err(unavailable("cannot store a thumbnail"))?;
     Ok(())
+}
+
+/// Logs why a thumbnail could not be made; the viewer only learns that it could not.
+fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> &'static str {
+    move |e| {
+        tracing::error!(error = %e, "{what}");
+        "thumbnail unavailable"
+    }
 }
 
 #[cfg(test)]
