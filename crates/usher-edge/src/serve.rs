@@ -175,8 +175,6 @@ pub struct Authorized {
     pub video: Arc<Video>,
     /// Served for a token: `Cache-Control: private`.
     pub private: bool,
-    /// The `{id}` path segment as presented (uid or token), for building URLs.
-    pub id: String,
 }
 
 pub async fn media(
@@ -306,7 +304,6 @@ pub async fn authorize(
     Ok(Authorized {
         video,
         private: grant.private,
-        id: id.to_owned(),
     })
 }
 
