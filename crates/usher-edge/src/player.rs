@@ -322,7 +322,6 @@ mod tests {
         let auth = Authorized {
             video: std::sync::Arc::new(v),
             private,
-            id: "x".into(),
         };
         let params = PlayerParams::parse(Some(query)).unwrap();
         let origin = RequestOrigin::parse(referer);
