@@ -123,6 +123,8 @@ pub struct Video {
     /// Which published output set the edge serves (outputs are written under a fresh
     /// generation and switched to in one update, so a half-written set is never seen).
     pub media_generation: Option<String>,
+    /// The MP4 download may be served (`POST …/downloads` enables it).
+    pub downloads_enabled: bool,
 }
 
 impl Video {
@@ -151,6 +153,7 @@ impl Video {
             scheduled_deletion: None,
             upload_expiry: None,
             media_generation: None,
+            downloads_enabled: false,
         }
     }
 

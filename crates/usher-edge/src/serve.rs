@@ -300,7 +300,7 @@ pub async fn authorize(
             key_account: &t.key_account,
         },
     };
-    let grant = decide(&video, &origins, presented, &facts, true)?;
+    let grant = decide(&video, &origins, presented, &facts, video.downloads_enabled)?;
     Ok(Authorized {
         video,
         private: grant.private,

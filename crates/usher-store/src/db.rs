@@ -23,6 +23,7 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_access_version.sql")),
+    (3, include_str!("../migrations/0003_video_downloads.sql")),
 ];
 
 /// The metadata database: a pool plus which dialect it speaks.

@@ -11,10 +11,22 @@ use crate::error::{Result, StoreError};
 use crate::jobs::{self, NewJob};
 use crate::row::{flag, get, parse};
 
-const COLUMNS: &str = "uid, account_id, created, modified, uploaded, creator, meta, size, \
-    duration, width, height, state, pct_complete, error_reason, ready_at, require_signed_urls, \
-    allowed_origins, thumbnail_pct, max_duration_seconds, scheduled_deletion, upload_expiry, \
-    media_generation";
+/// The stored columns, in the order inserts bind them.
+macro_rules! columns {
+    () => {
+        "uid, account_id, created, modified, uploaded, creator, meta, size, duration, width, \
+         height, state, pct_complete, error_reason, ready_at, require_signed_urls, \
+         allowed_origins, thumbnail_pct, max_duration_seconds, scheduled_deletion, \
+         upload_expiry, media_generation"
+    };
+}
+const COLUMNS: &str = columns!();
+/// [`COLUMNS`] plus what other tables say, for reading a video.
+const SELECT_COLUMNS: &str = concat!(
+    columns!(),
+    ", CAST((SELECT COUNT(*) FROM video_downloads d WHERE d.uid = videos.uid) AS BIGINT) \
+     AS downloads_enabled"
+);
 
 fn from_row(r: &AnyRow) -> Result<Video> {
     let meta: String = get(r, "meta")?;
@@ -44,6 +56,7 @@ fn from_row(r: &AnyRow) -> Result<Video> {
         scheduled_deletion: get(r, "scheduled_deletion")?,
         upload_expiry: get(r, "upload_expiry")?,
         media_generation: get(r, "media_generation")?,
+        downloads_enabled: flag(r, "downloads_enabled")?,
     })
 }
 
@@ -120,7 +133,7 @@ async fn owned_in(
     uid: &VideoId,
 ) -> Result<Option<Video>> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
+        "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
     )))
     .bind(uid.as_str())
     .bind(account.as_str())
@@ -172,7 +185,7 @@ impl Db {
     /// The video, only if it belongs to `account`.
     pub async fn video(&self, account: &AccountId, uid: &VideoId) -> Result<Option<Video>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
+            "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
         )))
         .bind(uid.as_str())
         .bind(account.as_str())
@@ -185,7 +198,7 @@ impl Db {
     /// by trusted code (a job row, a verified token) rather than by a tenant.
     pub async fn video_by_uid(&self, uid: &VideoId) -> Result<Option<Video>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM videos WHERE uid = $1"
+            "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $1"
         )))
         .bind(uid.as_str())
         .fetch_optional(&self.pool)
@@ -225,7 +238,7 @@ impl Db {
         let filter = clauses.join(" AND ");
         let order = if f.asc { "ASC" } else { "DESC" };
         let sql = format!(
-            "SELECT {COLUMNS} FROM videos WHERE {filter} ORDER BY created {order}, uid {order} \
+            "SELECT {SELECT_COLUMNS} FROM videos WHERE {filter} ORDER BY created {order}, uid {order} \
              LIMIT {}",
             f.limit.max(0)
         );
@@ -319,6 +332,10 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM video_downloads WHERE uid = $1")
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM videos WHERE uid = $1")
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -326,6 +343,37 @@ impl Db {
         self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
         self.mark_access_stale();
+        Ok(Some(v))
+    }
+
+    /// Enables or disables the account's video's MP4 download; returns the video as it
+    /// is now, or `None` if the account has no such video.
+    pub async fn set_downloads(
+        &self,
+        account: &AccountId,
+        uid: &VideoId,
+        enabled: bool,
+        now: Micros,
+    ) -> Result<Option<Video>> {
+        let mut tx = self.write_tx().await?;
+        let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
+            return Ok(None);
+        };
+        let q = if enabled {
+            sqlx::query(
+                "INSERT INTO video_downloads (uid, created) VALUES ($1, $2) \
+                 ON CONFLICT (uid) DO NOTHING",
+            )
+            .bind(uid.as_str())
+            .bind(now)
+        } else {
+            sqlx::query("DELETE FROM video_downloads WHERE uid = $1").bind(uid.as_str())
+        };
+        q.execute(&mut *tx).await?;
+        self.bump_access_version(&mut *tx).await?;
+        tx.commit().await?;
+        self.mark_access_stale();
+        v.downloads_enabled = enabled;
         Ok(Some(v))
     }
 

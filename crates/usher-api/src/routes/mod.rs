@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod downloads;
 pub mod keys;
 pub mod tokens;
 pub mod uploads;
@@ -37,7 +38,9 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/{uid}/token", post(tokens::create))
         .route(
             "/stream/{uid}/downloads",
-            get(not_yet).post(not_yet).delete(not_yet),
+            get(downloads::get)
+                .post(downloads::create)
+                .delete(downloads::delete),
         );
     Router::new().nest("/accounts/{account_id}", account)
 }

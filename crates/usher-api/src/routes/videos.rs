@@ -30,7 +30,7 @@ pub fn parse_uid(uid: &str) -> Result<VideoId, ApiError> {
         .map_err(|_| ApiError::NotFound("Video not found"))
 }
 
-async fn owned(st: &ApiState, auth: &Authed, uid: &str) -> Result<Video, ApiError> {
+pub(crate) async fn owned(st: &ApiState, auth: &Authed, uid: &str) -> Result<Video, ApiError> {
     let uid = parse_uid(uid)?;
     st.db
         .video(&auth.account, &uid)
