@@ -26,6 +26,52 @@ pub enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Signed-URL tokens, minted offline with a signing key.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Sign a token for one video with a signing key's PEM or JWK (the `pem`/`jwk`
+    /// fields of `POST …/stream/keys`, base64 as returned); prints the token.
+    Sign(TokenSignArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("key").required(true).args(["pem", "jwk"]))]
+#[command(group = clap::ArgGroup::new("expiry").args(["exp", "ttl"]))]
+pub struct TokenSignArgs {
+    /// The signing key's id (the token's `kid`).
+    #[arg(long, env = "USHER_KEY_ID")]
+    pub key_id: String,
+    /// The key as base64 PEM (PKCS#1 or PKCS#8).
+    #[arg(long, env = "USHER_PEM", hide_env_values = true)]
+    pub pem: Option<String>,
+    /// The key as base64 JWK.
+    #[arg(long, env = "USHER_JWK", hide_env_values = true)]
+    pub jwk: Option<String>,
+    /// The video's uid (the token's `sub`).
+    #[arg(long, env = "USHER_VIDEO")]
+    pub video: String,
+    /// Expiry as unix seconds (at most 24 hours ahead).
+    #[arg(long)]
+    pub exp: Option<i64>,
+    /// Expiry as seconds from now (default 3600; at most 86400).
+    #[arg(long)]
+    pub ttl: Option<i64>,
+    /// Not before, as unix seconds.
+    #[arg(long)]
+    pub nbf: Option<i64>,
+    /// Allow the MP4 download.
+    #[arg(long)]
+    pub downloadable: bool,
+    /// An access rule as JSON, e.g. '{"type":"ip.geoip.country","country":["GB"],"action":"allow"}';
+    /// repeat for several, evaluated in order.
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

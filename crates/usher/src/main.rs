@@ -5,11 +5,12 @@ mod cli;
 mod geoip;
 mod serve;
 mod storage;
+mod token;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{AccountCommand, Cli, Command};
+use crate::cli::{AccountCommand, Cli, Command, TokenCommand};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -25,6 +26,9 @@ async fn main() -> std::process::ExitCode {
         Command::Account {
             command: AccountCommand::Create(args),
         } => account::create(args).await,
+        Command::Token {
+            command: TokenCommand::Sign(args),
+        } => token::sign(&args).map(|t| println!("{t}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

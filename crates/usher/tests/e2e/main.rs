@@ -332,6 +332,35 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
     let token = app
         .token(&uid, serde_json::json!({"id": kid, "pem": key["pem"]}))
         .await;
+    // `usher token sign`, offline, from the PEM and from the JWK: both play.
+    let mut offline = Vec::new();
+    for (flag, field) in [("--pem", "pem"), ("--jwk", "jwk")] {
+        let out = std::process::Command::new(app::BIN)
+            .args([
+                "token", "sign", "--key-id", kid, "--video", &uid, "--ttl", "600",
+            ])
+            .args([flag, key[field].as_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let t = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let r = get(format!("{t}/manifest/video.m3u8")).await.unwrap();
+        assert_eq!(r.status(), 200, "signed with {flag}");
+        offline.push(t);
+    }
+    let out = std::process::Command::new(app::BIN)
+        .args([
+            "token", "sign", "--key-id", kid, "--video", &uid, "--ttl", "90000",
+        ])
+        .args(["--pem", key["pem"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("24 hours"));
     let out = tmp.path().join("private.mp4");
     assert!(
         (duration(&play_to_mp4(
@@ -366,6 +395,10 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
         r.text().await.unwrap().trim(),
         "invalid token: signing key revoked"
     );
+    for t in &offline {
+        let r = get(format!("{t}/manifest/video.m3u8")).await.unwrap();
+        assert_eq!(r.status(), 401, "offline tokens share the key's fate");
+    }
     assert_eq!(
         get(format!("{token}/manifest/video.m3u8"))
             .await
