@@ -34,6 +34,12 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// Something that may happen once has happened (a one-time upload URL used).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// Something that was valid has expired (an upload URL past its expiry).
+    #[error("{0}")]
+    Gone(&'static str),
     #[error("Internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -60,6 +66,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +87,8 @@ impl ApiError {
             Self::LimitReached(_) => 10009,
             Self::NotImplemented(_) => 10010,
             Self::RateLimited(_) => 10429,
+            Self::Gone(_) => 10011,
+            Self::Conflict(_) => 10012,
             Self::Internal(_) => 10002,
         }
     }

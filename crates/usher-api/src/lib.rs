@@ -26,6 +26,18 @@ pub async fn no_route() -> ApiError {
 
 /// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
 /// answer in the envelope too.
+/// The one-time direct upload URLs, `/upload/{secret}`: outside `/client/v4`, because
+/// the creator who uses one has no API credentials.
+pub fn upload_router(state: ApiState) -> Router {
+    Router::new()
+        .route(
+            "/upload/{secret}",
+            axum::routing::post(routes::direct_uploads::upload)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .with_state(state)
+}
+
 pub fn router(state: ApiState) -> Router {
     routes::router()
         .fallback(|_: Uri| async { ApiError::NoRoute })

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_access_version.sql")),
     (3, include_str!("../migrations/0003_video_downloads.sql")),
+    (4, include_str!("../migrations/0004_direct_uploads.sql")),
 ];
 
 /// The metadata database: a pool plus which dialect it speaks.

@@ -5,6 +5,7 @@
 mod accounts;
 mod blobs;
 mod db;
+mod direct_uploads;
 mod error;
 mod jobs;
 mod keys;
@@ -15,6 +16,7 @@ mod videos;
 pub use accounts::AccountRecord;
 pub use blobs::{BlobWriter, Blobs};
 pub use db::Db;
+pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
 pub use jobs::{Job, JobRecord, JobState};
 pub use jobs::{NewJob, PACKAGE_JOB};

@@ -76,6 +76,33 @@ pub struct VideoEdit {
     pub max_duration_seconds: Option<Option<i64>>,
 }
 
+impl VideoEdit {
+    /// Sets on `v` every field this edit names.
+    pub fn apply_to(&self, v: &mut Video) {
+        if let Some(x) = self.require_signed_urls {
+            v.require_signed_urls = x;
+        }
+        if let Some(x) = &self.allowed_origins {
+            v.allowed_origins.clone_from(x);
+        }
+        if let Some(x) = &self.meta {
+            v.meta.clone_from(x);
+        }
+        if let Some(x) = &self.creator {
+            v.creator.clone_from(x);
+        }
+        if let Some(x) = self.thumbnail_pct {
+            v.thumbnail_pct = x;
+        }
+        if let Some(x) = self.scheduled_deletion {
+            v.scheduled_deletion = x;
+        }
+        if let Some(x) = self.max_duration_seconds {
+            v.max_duration_seconds = x;
+        }
+    }
+}
+
 /// `GET /stream` filters.
 #[derive(Debug, Clone, Default)]
 pub struct VideoFilter {
@@ -142,39 +169,45 @@ async fn owned_in(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Inserts a video row inside `tx`.
+pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Video) -> Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+    )))
+    .bind(v.uid.as_str())
+    .bind(v.account_id.as_str())
+    .bind(v.created)
+    .bind(v.modified)
+    .bind(v.uploaded)
+    .bind(&v.creator)
+    .bind(json(&v.meta)?)
+    .bind(v.size)
+    .bind(v.duration)
+    .bind(v.width)
+    .bind(v.height)
+    .bind(v.state.as_str())
+    .bind(v.pct_complete)
+    .bind(v.error_reason.map(|r| r.code()))
+    .bind(v.ready_at)
+    .bind(i64::from(v.require_signed_urls))
+    .bind(json(&v.allowed_origins)?)
+    .bind(v.thumbnail_pct)
+    .bind(v.max_duration_seconds)
+    .bind(v.scheduled_deletion)
+    .bind(v.upload_expiry)
+    .bind(&v.media_generation)
+    .bind(v.name().map(str::to_lowercase))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     /// Inserts a new video, and in the same transaction the job that will process it.
     pub async fn insert_video(&self, v: &Video, job: Option<NewJob<'_>>) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-        )))
-        .bind(v.uid.as_str())
-        .bind(v.account_id.as_str())
-        .bind(v.created)
-        .bind(v.modified)
-        .bind(v.uploaded)
-        .bind(&v.creator)
-        .bind(json(&v.meta)?)
-        .bind(v.size)
-        .bind(v.duration)
-        .bind(v.width)
-        .bind(v.height)
-        .bind(v.state.as_str())
-        .bind(v.pct_complete)
-        .bind(v.error_reason.map(|r| r.code()))
-        .bind(v.ready_at)
-        .bind(i64::from(v.require_signed_urls))
-        .bind(json(&v.allowed_origins)?)
-        .bind(v.thumbnail_pct)
-        .bind(v.max_duration_seconds)
-        .bind(v.scheduled_deletion)
-        .bind(v.upload_expiry)
-        .bind(&v.media_generation)
-        .bind(v.name().map(str::to_lowercase))
-        .execute(&mut *tx)
-        .await?;
+        insert_in(&mut tx, v).await?;
         if let Some(job) = job {
             jobs::insert(&mut tx, &v.uid, job, v.created).await?;
         }
@@ -276,27 +309,7 @@ impl Db {
         let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
-        if let Some(x) = edit.require_signed_urls {
-            v.require_signed_urls = x;
-        }
-        if let Some(x) = &edit.allowed_origins {
-            v.allowed_origins.clone_from(x);
-        }
-        if let Some(x) = &edit.meta {
-            v.meta.clone_from(x);
-        }
-        if let Some(x) = &edit.creator {
-            v.creator.clone_from(x);
-        }
-        if let Some(x) = edit.thumbnail_pct {
-            v.thumbnail_pct = x;
-        }
-        if let Some(x) = edit.scheduled_deletion {
-            v.scheduled_deletion = x;
-        }
-        if let Some(x) = edit.max_duration_seconds {
-            v.max_duration_seconds = x;
-        }
+        edit.apply_to(&mut v);
         v.modified = now;
         sqlx::query(
             "UPDATE videos SET require_signed_urls = $1, allowed_origins = $2, meta = $3, \

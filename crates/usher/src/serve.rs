@@ -60,7 +60,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let poller = usher_edge::cache::spawn_poller(stores.db.clone(), shutdown.clone());
 
-    let api = usher_api::router(ApiState::new(
+    let api_state = ApiState::new(
         stores.db.clone(),
         stores.blobs.clone(),
         ApiConfig {
@@ -69,7 +69,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             token_requests_per_minute: args.token_rate_limit,
             ..ApiConfig::default()
         },
-    ));
+    );
+    let api = usher_api::router(api_state.clone());
     let app = Router::new()
         .nest("/client/v4", api)
         .route("/client/v4", axum::routing::any(usher_api::no_route))
@@ -80,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "/client/v4/{*rest}",
             axum::routing::any(usher_api::no_route),
         )
+        .merge(usher_api::upload_router(api_state))
         .merge(usher_edge::router(edge))
         .layer(TraceLayer::new_for_http());
 

@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
 pub mod tokens;
@@ -29,7 +30,7 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/keys", get(keys::list).post(keys::create))
         .route("/stream/keys/{key_id}", delete(keys::delete))
         .route("/stream/copy", post(not_yet))
-        .route("/stream/direct_upload", post(not_yet))
+        .route("/stream/direct_upload", post(direct_uploads::create))
         .route(
             "/stream/{uid}",
             get(videos::get).post(videos::edit).delete(videos::delete),

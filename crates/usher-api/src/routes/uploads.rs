@@ -36,6 +36,34 @@ pub async fn create(
             "tus uploads are not supported yet: send a multipart/form-data body with a file field",
         ));
     }
+    let uid = VideoId::generate();
+    let key = original_key(&uid);
+    let (size, name) = receive(&st, req, &key).await?;
+    let now = now_micros();
+    let mut video = Video::new(uid, auth.account, VideoState::Queued, now);
+    video.size = i64::try_from(size).unwrap_or(i64::MAX);
+    video.uploaded = Some(now);
+    if let Some(name) = name {
+        video.meta.insert("name".into(), name.into());
+    }
+    if let Err(e) = st
+        .db
+        .insert_video(&video, Some(NewJob { kind: PACKAGE_JOB }))
+        .await
+    {
+        cleanup(&st, &key, true).await;
+        return Err(e.into());
+    }
+    Ok(ok(render::video(&video, &st.config.public_url)))
+}
+
+/// Streams the `file` field of a multipart body into the blob `key`; returns its size
+/// and file name. On any error nothing is left stored.
+pub(crate) async fn receive(
+    st: &ApiState,
+    req: Request,
+    key: &str,
+) -> Result<(u64, Option<String>), ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -74,8 +102,6 @@ pub async fn create(
         .await
         .map_err(|e| ApiError::bad(format!("malformed multipart body: {}", e.body_text())))?;
 
-    let uid = VideoId::generate();
-    let key = original_key(&uid);
     let mut stored: Option<(u64, Option<String>)> = None;
     let mut total: u64 = 0;
     loop {
@@ -83,7 +109,7 @@ pub async fn create(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                cleanup(&st, &key, stored.is_some()).await;
+                cleanup(st, key, stored.is_some()).await;
                 return Err(ApiError::bad(format!(
                     "malformed multipart body: {}",
                     e.body_text()
@@ -93,7 +119,7 @@ pub async fn create(
         if field.name() != Some("file") || stored.is_some() {
             // Other fields are ignored, but still count towards the limit.
             if let Err(e) = copy_field(field, None, &mut total, limit).await {
-                cleanup(&st, &key, stored.is_some()).await;
+                cleanup(st, key, stored.is_some()).await;
                 return Err(e);
             }
             continue;
@@ -101,7 +127,7 @@ pub async fn create(
         let name = field
             .file_name()
             .map(|n| n.chars().take(MAX_NAME_LEN).collect::<String>());
-        let mut writer = st.blobs.writer(&key).await?;
+        let mut writer = st.blobs.writer(key).await?;
         match copy_field(field, Some(&mut writer), &mut total, limit).await {
             Ok(()) => {}
             Err(e) => {
@@ -116,25 +142,10 @@ pub async fn create(
         return Err(ApiError::bad("file: the multipart body has no file field"));
     };
     if size == 0 {
-        cleanup(&st, &key, true).await;
+        cleanup(st, key, true).await;
         return Err(ApiError::bad("file: the file is empty"));
     }
-    let now = now_micros();
-    let mut video = Video::new(uid, auth.account, VideoState::Queued, now);
-    video.size = i64::try_from(size).unwrap_or(i64::MAX);
-    video.uploaded = Some(now);
-    if let Some(name) = name {
-        video.meta.insert("name".into(), name.into());
-    }
-    if let Err(e) = st
-        .db
-        .insert_video(&video, Some(NewJob { kind: PACKAGE_JOB }))
-        .await
-    {
-        cleanup(&st, &key, true).await;
-        return Err(e.into());
-    }
-    Ok(ok(render::video(&video, &st.config.public_url)))
+    Ok((size, name))
 }
 
 /// Reads a field to its end, counting it towards `limit`, and into `writer` if given
@@ -182,7 +193,7 @@ async fn drain(mut field: axum::extract::multipart::Field<'_>) {
     .await;
 }
 
-async fn cleanup(st: &ApiState, key: &str, stored: bool) {
+pub(crate) async fn cleanup(st: &ApiState, key: &str, stored: bool) {
     if stored && let Err(e) = st.blobs.delete_prefix(key).await {
         tracing::warn!(error = %e, key, "could not remove a refused upload");
     }

@@ -146,7 +146,7 @@ pub struct EditRequest {
     max_duration_seconds: Option<Option<i64>>,
 }
 
-fn validate(req: EditRequest, uid: &VideoId) -> Result<VideoEdit, ApiError> {
+pub(crate) fn validate(req: EditRequest, uid: &VideoId) -> Result<VideoEdit, ApiError> {
     if req.uid.as_deref().is_some_and(|u| u != uid.as_str()) {
         return Err(ApiError::bad("uid: does not match the video in the path"));
     }
