@@ -345,10 +345,12 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM video_downloads WHERE uid = $1")
-            .bind(uid.as_str())
-            .execute(&mut *tx)
-            .await?;
+        for table in ["video_downloads", "direct_uploads"] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))
+                .bind(uid.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM videos WHERE uid = $1")
             .bind(uid.as_str())
             .execute(&mut *tx)
