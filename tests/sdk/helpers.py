@@ -152,6 +152,24 @@ class UsherServer:
         self._log.close()
         return self.proc.returncode
 
+    def kill9_and_restart(self) -> "UsherServer":
+        """SIGKILL by PID (no chance to clean up), then serve again on the same data dir."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=STOP_DEADLINE_S)
+        self._log.close()
+        self._lines = queue.Queue()
+        self.proc = None
+        return self.start()
+
+    def peak_rss_kib(self) -> int:
+        """The server's peak resident set size so far (VmHWM), in KiB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM in /proc/PID/status")
+
     def restart(self) -> "UsherServer":
         """SIGTERM (must exit 0), then serve again on the same data dir (a new port)."""
         code = self.stop()

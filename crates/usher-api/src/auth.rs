@@ -52,8 +52,7 @@ impl FromRequestParts<ApiState> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let creds = presented(&parts.headers);
-        let has_legacy = creds.email.is_some() && creds.key.is_some();
-        if creds.bearer.is_none() && !has_legacy {
+        if !creds.any() {
             return Err(ApiError::MissingCredentials);
         }
         let params: Path<HashMap<String, String>> = Path::from_request_parts(parts, state)
@@ -63,27 +62,51 @@ impl FromRequestParts<ApiState> for Authed {
             .get("account_id")
             .and_then(|s| s.parse().ok())
             .ok_or(ApiError::Authentication)?;
-        let Some(record) = state.db.account(&account).await? else {
-            return Err(ApiError::Authentication);
-        };
-        let bearer_ok = creds
-            .bearer
+        verify(state, &creds, &account).await?;
+        Ok(Authed { account })
+    }
+}
+
+/// Checks that `headers` carry a credential of `account`, for routes whose path names
+/// no account (a resumable upload's URL names only the upload).
+pub(crate) async fn require(
+    state: &ApiState,
+    headers: &HeaderMap,
+    account: &AccountId,
+) -> Result<(), ApiError> {
+    let creds = presented(headers);
+    if !creds.any() {
+        return Err(ApiError::MissingCredentials);
+    }
+    verify(state, &creds, account).await
+}
+
+impl Presented {
+    fn any(&self) -> bool {
+        self.bearer.is_some() || (self.email.is_some() && self.key.is_some())
+    }
+}
+
+async fn verify(state: &ApiState, creds: &Presented, account: &AccountId) -> Result<(), ApiError> {
+    let Some(record) = state.db.account(account).await? else {
+        return Err(ApiError::Authentication);
+    };
+    let bearer_ok = creds
+        .bearer
+        .as_deref()
+        .is_some_and(|t| matches_digest(t, &record.api_token_hash));
+    // Clients that hold both kinds send both (the TypeScript SDK does); either proves it.
+    let legacy_ok = creds
+        .email
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case(&record.email))
+        && creds
+            .key
             .as_deref()
-            .is_some_and(|t| matches_digest(t, &record.api_token_hash));
-        // Clients that hold both kinds send both (the TypeScript SDK does); either proves it.
-        let legacy_ok = has_legacy
-            && creds
-                .email
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(&record.email))
-            && creds
-                .key
-                .as_deref()
-                .is_some_and(|k| matches_digest(k, &record.api_key_hash));
-        if bearer_ok || legacy_ok {
-            Ok(Authed { account })
-        } else {
-            Err(ApiError::Authentication)
-        }
+            .is_some_and(|k| matches_digest(k, &record.api_key_hash));
+    if bearer_ok || legacy_ok {
+        Ok(())
+    } else {
+        Err(ApiError::Authentication)
     }
 }

@@ -31,6 +31,11 @@ pub fn parse<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError
     }
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    from_value(value)
+}
+
+/// Reads a JSON object already in hand, naming the field a type error is in.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::bad("request body must be a JSON object"));
     }

@@ -24,10 +24,9 @@ pub async fn no_route() -> ApiError {
     ApiError::NoRoute
 }
 
-/// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
-/// answer in the envelope too.
-/// The one-time direct upload URLs, `/upload/{secret}`: outside `/client/v4`, because
-/// the creator who uses one has no API credentials.
+/// The upload URLs handed out by the API, outside `/client/v4` because whoever uses
+/// them may have no API credentials: one-time direct upload URLs (`/upload/{secret}`)
+/// and resumable (tus) upload URLs (`/tus/{id}`).
 pub fn upload_router(state: ApiState) -> Router {
     Router::new()
         .route(
@@ -35,9 +34,12 @@ pub fn upload_router(state: ApiState) -> Router {
             axum::routing::post(routes::direct_uploads::upload)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(routes::tus::router(state).layer(axum::extract::DefaultBodyLimit::disable()))
 }
 
+/// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
+/// answer in the envelope too.
 pub fn router(state: ApiState) -> Router {
     routes::router()
         .fallback(|_: Uri| async { ApiError::NoRoute })

@@ -1,10 +1,11 @@
 //! What every API handler can reach: the stores and the API's settings.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use usher_core::AccountId;
-use usher_store::{Blobs, Db};
+use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
 
 use crate::rate_limit::RateLimiter;
@@ -20,6 +21,11 @@ pub struct ApiConfig {
     pub token_requests_per_minute: u32,
     /// Live signing keys per account.
     pub max_signing_keys: usize,
+    /// Largest resumable (tus) upload, in bytes.
+    pub max_video_bytes: u64,
+    /// Where resumable uploads are staged until complete (local disk, ideally on the
+    /// filesystem of the media store so completing one is a rename).
+    pub staging_dir: PathBuf,
 }
 
 impl Default for ApiConfig {
@@ -29,12 +35,16 @@ impl Default for ApiConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
             max_signing_keys: MAX_SIGNING_KEYS,
+            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            staging_dir: std::env::temp_dir().join("usher-staging"),
         }
     }
 }
 
 /// SPEC §3: basic uploads default to 200 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1000 * 1000;
+/// Resumable uploads (and copies) may be as large as Cloudflare's: 30 GB.
+pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 30 * 1000 * 1000 * 1000;
 /// Cloudflare suggests self-signing beyond ~10,000 tokens a day; a minute's burst of
 /// 600 leaves ordinary use untouched.
 pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 600;
@@ -45,6 +55,7 @@ pub const MAX_SIGNING_KEYS: usize = 1000;
 pub struct ApiState {
     pub db: Db,
     pub blobs: Blobs,
+    pub staging: Staging,
     pub config: Arc<ApiConfig>,
     pub token_limiter: Arc<RateLimiter>,
     /// Parsed account keys, so `POST …/token` does not re-parse a private key per call.
@@ -57,6 +68,7 @@ impl ApiState {
         Self {
             db,
             blobs,
+            staging: Staging::new(config.staging_dir.clone()),
             config: Arc::new(config),
             token_limiter,
             account_keys: Arc::default(),

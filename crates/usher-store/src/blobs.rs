@@ -85,6 +85,26 @@ impl Blobs {
         w.finish().await
     }
 
+    /// Moves a local file into the store; returns its size. On the local filesystem this
+    /// is a rename (one atomic step, no copy) when both are on one filesystem; otherwise
+    /// the file is streamed in and then removed.
+    pub async fn put_file_moving(&self, key: &str, file: &FsPath) -> Result<u64> {
+        let size = tokio::fs::metadata(file).await?.len();
+        if let Some(dest) = self.local_path(key) {
+            if let Some(dir) = dest.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            match tokio::fs::rename(file, &dest).await {
+                Ok(()) => return Ok(size),
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let n = self.put_file(key, file).await?;
+        tokio::fs::remove_file(file).await?;
+        Ok(n)
+    }
+
     /// Streams a blob into a local file; returns its size.
     pub async fn download_to(&self, key: &str, file: &FsPath) -> Result<u64> {
         let got = self.store.get(&Path::parse(key).map_err(path_err)?).await?;

@@ -11,6 +11,8 @@ mod jobs;
 mod keys;
 pub mod layout;
 mod row;
+mod staging;
+mod tus;
 mod videos;
 
 pub use accounts::AccountRecord;
@@ -22,4 +24,6 @@ pub use jobs::{Job, JobRecord, JobState};
 pub use jobs::{NewJob, PACKAGE_JOB};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use staging::{Staging, StagingFile};
+pub use tus::TusUpload;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};

@@ -135,6 +135,9 @@ pub struct ServeArgs {
     /// Largest basic (multipart) upload in bytes.
     #[arg(long, env = "USHER_MAX_UPLOAD_BYTES", default_value_t = usher_api::ApiConfig::default().max_upload_bytes)]
     pub max_upload_bytes: u64,
+    /// Largest resumable (tus) upload in bytes.
+    #[arg(long, env = "USHER_MAX_VIDEO_BYTES", default_value_t = usher_api::ApiConfig::default().max_video_bytes)]
+    pub max_video_bytes: u64,
     /// `POST …/token` requests allowed per account per minute.
     #[arg(long, env = "USHER_TOKEN_RATE_LIMIT", default_value_t = usher_api::ApiConfig::default().token_requests_per_minute)]
     pub token_rate_limit: u32,

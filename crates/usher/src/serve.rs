@@ -66,6 +66,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ApiConfig {
             public_url,
             max_upload_bytes: args.max_upload_bytes,
+            max_video_bytes: args.max_video_bytes,
+            staging_dir: stores.scratch.join("tus"),
             token_requests_per_minute: args.token_rate_limit,
             ..ApiConfig::default()
         },

@@ -4,6 +4,7 @@ pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
 pub mod tokens;
+pub mod tus;
 pub mod uploads;
 pub mod videos;
 

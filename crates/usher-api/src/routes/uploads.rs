@@ -32,9 +32,8 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     if req.headers().contains_key("tus-resumable") {
-        return Err(ApiError::NotImplemented(
-            "tus uploads are not supported yet: send a multipart/form-data body with a file field",
-        ));
+        let query = crate::routes::tus::query(req.uri());
+        return crate::routes::tus::create(&st, auth, req.headers(), &query).await;
     }
     let uid = VideoId::generate();
     let key = original_key(&uid);

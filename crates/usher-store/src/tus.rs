@@ -1,0 +1,155 @@
+//! Resumable (tus) uploads: how much of each has arrived. The bytes themselves sit in a
+//! staging file ([`crate::Staging`]); this record says which prefix of that file has been
+//! made durable and acknowledged, so a restart resumes from there. The video row exists
+//! from creation on (`pendingupload`) and is queued in the same transaction that marks
+//! the upload complete.
+
+use sqlx::any::AnyRow;
+use usher_core::time_fmt::Micros;
+use usher_core::{AccountId, Video, VideoId};
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::jobs::{self, NewJob};
+use crate::row::{flag, get, parse};
+
+/// One resumable upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TusUpload {
+    pub uid: VideoId,
+    pub account_id: AccountId,
+    /// The declared `Upload-Length`.
+    pub length: i64,
+    /// Bytes durably stored and acknowledged.
+    pub received: i64,
+    /// The `Upload-Metadata` header as sent at creation, echoed back by `HEAD`.
+    pub metadata: String,
+    /// Created with `?direct_user=true`: its URL works without API credentials.
+    pub direct_user: bool,
+    pub expires: Micros,
+    /// Every byte is in and the video is queued.
+    pub done: bool,
+}
+
+const COLUMNS: &str = "uid, account_id, length, received, metadata, secret_hash, expires, done";
+
+fn from_row(r: &AnyRow) -> Result<TusUpload> {
+    let secret: Option<String> = get(r, "secret_hash")?;
+    Ok(TusUpload {
+        uid: parse(r, "uid")?,
+        account_id: parse(r, "account_id")?,
+        length: get(r, "length")?,
+        received: get(r, "received")?,
+        metadata: get(r, "metadata")?,
+        direct_user: secret.is_some(),
+        expires: get(r, "expires")?,
+        done: flag(r, "done")?,
+    })
+}
+
+impl Db {
+    /// Inserts the `pendingupload` video and its upload record together.
+    pub async fn insert_tus_upload(
+        &self,
+        v: &Video,
+        length: i64,
+        metadata: &str,
+        secret_hash: Option<&str>,
+        expires: Micros,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        crate::videos::insert_in(&mut tx, v).await?;
+        sqlx::query(
+            "INSERT INTO tus_uploads (uid, account_id, length, received, metadata, \
+             secret_hash, expires, done, created) VALUES ($1, $2, $3, 0, $4, $5, $6, 0, $7)",
+        )
+        .bind(v.uid.as_str())
+        .bind(v.account_id.as_str())
+        .bind(length)
+        .bind(metadata)
+        .bind(secret_hash)
+        .bind(expires)
+        .bind(v.created)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn tus_upload(&self, uid: &VideoId) -> Result<Option<TusUpload>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM tus_uploads WHERE uid = $1"
+        )))
+        .bind(uid.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The `direct_user` upload whose URL secret has digest `secret_hash`.
+    pub async fn tus_upload_by_secret(&self, secret_hash: &str) -> Result<Option<TusUpload>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM tus_uploads WHERE secret_hash = $1"
+        )))
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Moves the acknowledged offset from `from` to `to`; false if it was not at `from`
+    /// (or the upload is complete or gone), so two writers can never both advance it.
+    pub async fn set_tus_received(&self, uid: &VideoId, from: i64, to: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tus_uploads SET received = $1 WHERE uid = $2 AND received = $3 AND done = 0",
+        )
+        .bind(to)
+        .bind(uid.as_str())
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Marks the upload complete, records the stored size and queues the video for
+    /// processing, in one transaction. False if the video is gone or no longer pending
+    /// (deleted meanwhile, or completed by another request).
+    pub async fn complete_tus_upload(
+        &self,
+        uid: &VideoId,
+        length: i64,
+        now: Micros,
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let marked = sqlx::query(
+            "UPDATE tus_uploads SET received = $1, done = 1 WHERE uid = $2 AND done = 0",
+        )
+        .bind(length)
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let queued = sqlx::query(
+            "UPDATE videos SET state = 'queued', size = $1, uploaded = $2, modified = $2 \
+             WHERE uid = $3 AND state = 'pendingupload'",
+        )
+        .bind(length)
+        .bind(now)
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 || queued.rows_affected() == 0 {
+            return Ok(false);
+        }
+        jobs::insert(
+            &mut tx,
+            uid,
+            NewJob {
+                kind: crate::PACKAGE_JOB,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
