@@ -121,6 +121,20 @@ impl Worker {
         };
         let span = tracing::info_span!("job", id = %job.id, video = %job.video_uid, attempt = job.attempts);
         let _enter = span.enter();
+        if job.attempts > MAX_ATTEMPTS {
+            // Earlier attempts ended without a word: their process died mid-job (killed,
+            // out of memory). Don't let one input take the workers down for ever.
+            let why = format!(
+                "gave up after {MAX_ATTEMPTS} attempts: the worker stopped mid-job each time"
+            );
+            tracing::warn!("{why}");
+            let now = now_micros();
+            self.db
+                .mark_error(&job.video_uid, ErrorReason::Unknown, now)
+                .await?;
+            self.db.fail_job(&job.id, &self.cfg.name, &why, now).await?;
+            return Ok(true);
+        }
         tracing::info!("packaging a video");
         let outcome = tokio::select! {
             r = self.with_heartbeat(&job) => Some(r),
@@ -130,8 +144,8 @@ impl Worker {
         match outcome {
             None => {
                 tracing::info!("shutting down: job handed back to the queue");
-                self.requeue(&job, "interrupted by shutdown", now, now)
-                    .await?;
+                self.db.hand_back_job(&job.id, &self.cfg.name, now).await?;
+                self.back_to_queued(&job, now).await?;
             }
             Some(Ok(())) => {
                 self.db.finish_job(&job.id, &self.cfg.name, now).await?;
@@ -185,6 +199,10 @@ impl Worker {
         self.db
             .retry_job(&job.id, &self.cfg.name, why, at, now)
             .await?;
+        self.back_to_queued(job, now).await
+    }
+
+    async fn back_to_queued(&self, job: &Job, now: i64) -> Result<(), StoreError> {
         self.db
             .transition(
                 &job.video_uid,
@@ -327,6 +345,19 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Ends the leases of running jobs whose worker `is_gone` says has died, so they are
+/// claimed again at once instead of after `LEASE`; returns how many.
+pub async fn release_jobs_of(db: &Db, is_gone: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
+    let mut released = 0;
+    for (job, worker) in db.running_jobs().await? {
+        if is_gone(&worker) && db.expire_lease(&job, &worker).await? {
+            tracing::info!(job, worker, "released a dead worker's job");
+            released += 1;
+        }
+    }
+    Ok(released)
 }
 
 /// Carries packaging progress (a sync callback inside ffmpeg's output loop) to the

@@ -133,6 +133,46 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Running jobs and the workers holding them.
+    pub async fn running_jobs(&self) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, worker FROM jobs WHERE state = 'running'")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, w)| w.map(|w| (id, w)))
+            .collect())
+    }
+
+    /// Ends `worker`'s lease on a running job at once, so the next claim takes it; for
+    /// jobs whose worker is known to be gone. False if the job had moved on.
+    pub async fn expire_lease(&self, job_id: &str, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = 0 WHERE id = $1 AND worker = $2 AND state = 'running'",
+        )
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Hands a job back unfinished (the worker is shutting down), due at once; the
+    /// attempt does not count, since nothing went wrong with the job.
+    pub async fn hand_back_job(&self, job_id: &str, worker: &str, now: Micros) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = $1, \
+             lease_until = NULL, updated = $1 WHERE id = $2 AND worker = $3 AND state = 'running'",
+        )
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn finish_job(&self, job_id: &str, worker: &str, now: Micros) -> Result<()> {
         self.end_job(job_id, worker, "done", None, now, now).await
     }

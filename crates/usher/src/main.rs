@@ -3,6 +3,8 @@
 mod account;
 mod cli;
 mod geoip;
+mod liveness;
+mod scratch;
 mod serve;
 mod storage;
 mod token;

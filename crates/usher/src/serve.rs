@@ -18,7 +18,7 @@ use usher_media::Tools;
 use usher_media::worker::{Worker, WorkerConfig};
 
 use crate::cli::ServeArgs;
-use crate::{geoip, storage};
+use crate::{geoip, liveness, scratch, storage};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let geoip = geoip::open(args.geoip.as_deref())?;
@@ -49,9 +49,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Clients::new(args.trusted_proxy.clone(), Some(geoip)),
     );
     let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
+    let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
     edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
         tools.clone(),
-        stores.scratch.clone(),
+        scratch.clone(),
     )));
     edge.public_origin = RequestOrigin::parse(&public_url);
     edge.files = Arc::new(usher_edge::files::Files::new(
@@ -114,12 +115,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     std::io::stdout().flush()?;
 
+    // Jobs held by workers of a process on this host that died (kill -9, OOM) need not
+    // wait out their lease.
+    match usher_media::worker::release_jobs_of(&stores.db, liveness::is_dead_here).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "took back jobs of a process that is gone"),
+        Err(e) => tracing::warn!(error = %e, "could not look for jobs of dead processes"),
+    }
     for n in 0..args.workers.max(1) {
         let worker = Worker::new(
             stores.db.clone(),
             stores.blobs.clone(),
             tools.clone(),
-            WorkerConfig::new(format!("{}-{n}", worker_name()), stores.scratch.clone()),
+            WorkerConfig::new(format!("{}-{n}", liveness::this_process()), scratch.clone()),
         );
         let stop = shutdown.clone();
         tasks.spawn(async move {
@@ -143,13 +151,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stores.db.close().await;
     tracing::info!("stopped");
     result
-}
-
-fn worker_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}-{}", std::process::id())
 }
 
 async fn on_signal(shutdown: CancellationToken) {

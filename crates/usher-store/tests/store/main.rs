@@ -341,6 +341,33 @@ async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
 }
 
 #[tokio::test]
+async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attempt() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    video(&f.db, &a, 1, "x").await;
+    let job =
+        f.db.claim_job("gone", 60_000_000, 10)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        f.db.running_jobs().await.unwrap(),
+        vec![(job.id.clone(), "gone".to_owned())]
+    );
+    assert!(!f.db.expire_lease(&job.id, "someone-else").await.unwrap());
+    assert!(f.db.claim_job("w", 60_000_000, 20).await.unwrap().is_none());
+    assert!(f.db.expire_lease(&job.id, "gone").await.unwrap());
+    let again = f.db.claim_job("w", 60_000_000, 20).await.unwrap().unwrap();
+    assert_eq!((again.id.as_str(), again.attempts), (job.id.as_str(), 2));
+
+    f.db.hand_back_job(&again.id, "w", 30).await.unwrap();
+    let rec = &f.db.jobs_for_video(&again.video_uid).await.unwrap()[0];
+    assert_eq!((rec.state, rec.attempts), (JobState::Queued, 1));
+    let third = f.db.claim_job("w2", 60_000_000, 30).await.unwrap().unwrap();
+    assert_eq!(third.attempts, 2);
+}
+
+#[tokio::test]
 async fn deleting_a_video_removes_its_jobs() {
     let f = fixture().await;
     let a = account(&f.db).await;

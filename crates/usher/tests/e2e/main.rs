@@ -8,6 +8,7 @@
 mod app;
 mod browser;
 mod client_ip;
+mod crash;
 mod malformed;
 mod media;
 mod player;
