@@ -1,6 +1,7 @@
 //! Persistence for Usher: metadata in SQLite or PostgreSQL (chosen by URL, one SQL text
 //! through sqlx's `Any` driver), media blobs through `object_store`, and the job queue,
-//! which is just rows in the metadata database.
+//! which is just rows in the metadata database; and the reaper, which deletes videos
+//! whose time is up.
 
 mod accounts;
 mod blobs;
@@ -10,8 +11,10 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+mod reaper;
 mod row;
 mod videos;
+mod webhooks;
 
 pub use accounts::AccountRecord;
 pub use blobs::{BlobWriter, Blobs};
@@ -22,4 +25,6 @@ pub use jobs::{Job, JobRecord, JobState};
 pub use jobs::{NewJob, PACKAGE_JOB};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use reaper::{Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media};
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};
+pub use webhooks::{WEBHOOK_JOB, WebhookRecord};
