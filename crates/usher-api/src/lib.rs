@@ -11,6 +11,7 @@ mod rate_limit;
 mod render;
 mod routes;
 mod state;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::Uri;

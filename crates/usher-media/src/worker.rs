@@ -114,7 +114,12 @@ impl Worker {
         let lease = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
         let Some(job) = self
             .db
-            .claim_job(&self.cfg.name, lease, now_micros())
+            .claim_job(
+                &[usher_store::PACKAGE_JOB],
+                &self.cfg.name,
+                lease,
+                now_micros(),
+            )
             .await?
         else {
             return Ok(false);

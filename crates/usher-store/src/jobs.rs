@@ -100,23 +100,43 @@ impl Db {
         Ok(id)
     }
 
-    /// Claims the oldest runnable job (queued and due, or running with an expired lease).
+    /// Claims the oldest runnable job (queued and due, or running with an expired lease)
+    /// of one of `kinds`: each kind has its own runner (the media worker packages, the
+    /// webhook dispatcher delivers), so a slow one never holds up the others.
     /// The outer `WHERE` repeats the eligibility test so that, where two claimers race for
     /// the same row, the loser's update matches nothing once the winner has committed.
-    pub async fn claim_job(&self, worker: &str, lease: Micros, now: Micros) -> Result<Option<Job>> {
-        const ELIGIBLE: &str = "((state = 'queued' AND run_after <= $3) \
-                                 OR (state = 'running' AND lease_until < $3))";
-        let row = sqlx::query(AssertSqlSafe(format!(
+    pub async fn claim_job(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        lease: Micros,
+        now: Micros,
+    ) -> Result<Option<Job>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        // $1..$3 are fixed; the kinds follow as $4…
+        let list = (0..kinds.len())
+            .map(|i| format!("${}", i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let eligible = format!(
+            "(kind IN ({list}) AND ((state = 'queued' AND run_after <= $3) \
+             OR (state = 'running' AND lease_until < $3)))"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'running', worker = $1, lease_until = $2, \
              attempts = attempts + 1, updated = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE {ELIGIBLE} ORDER BY created, id LIMIT 1) \
-             AND {ELIGIBLE} RETURNING id, video_uid, kind, attempts"
+             WHERE id = (SELECT id FROM jobs WHERE {eligible} ORDER BY created, id LIMIT 1) \
+             AND {eligible} RETURNING id, video_uid, kind, attempts"
         )))
         .bind(worker)
         .bind(now.saturating_add(lease))
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        .bind(now);
+        for kind in kinds {
+            q = q.bind(*kind);
+        }
+        let row = q.fetch_optional(&self.pool).await?;
         row.as_ref().map(claimed).transpose()
     }
 

@@ -1,6 +1,7 @@
 //! Persistence for Usher: metadata in SQLite or PostgreSQL (chosen by URL, one SQL text
 //! through sqlx's `Any` driver), media blobs through `object_store`, and the job queue,
-//! which is just rows in the metadata database.
+//! which is just rows in the metadata database; and the reaper, which deletes videos
+//! whose time is up.
 
 mod accounts;
 mod blobs;
@@ -10,10 +11,12 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+mod reaper;
 mod row;
 mod staging;
 mod tus;
 mod videos;
+mod webhooks;
 
 pub use accounts::AccountRecord;
 pub use blobs::{BlobWriter, Blobs};
@@ -24,6 +27,8 @@ pub use jobs::{Job, JobRecord, JobState};
 pub use jobs::{NewJob, PACKAGE_JOB};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use reaper::{Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media};
 pub use staging::{Staging, StagingFile};
 pub use tus::TusUpload;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};
+pub use webhooks::{WEBHOOK_JOB, WebhookRecord};

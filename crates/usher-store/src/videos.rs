@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::jobs::{self, NewJob};
 use crate::row::{flag, get, parse};
+use crate::webhooks::{self, WEBHOOK_JOB};
 
 /// The stored columns, in the order inserts bind them.
 macro_rules! columns {
@@ -22,13 +23,13 @@ macro_rules! columns {
 }
 const COLUMNS: &str = columns!();
 /// [`COLUMNS`] plus what other tables say, for reading a video.
-const SELECT_COLUMNS: &str = concat!(
+pub(crate) const SELECT_COLUMNS: &str = concat!(
     columns!(),
     ", CAST((SELECT COUNT(*) FROM video_downloads d WHERE d.uid = videos.uid) AS BIGINT) \
      AS downloads_enabled"
 );
 
-fn from_row(r: &AnyRow) -> Result<Video> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
     let meta: String = get(r, "meta")?;
     let origins: String = get(r, "allowed_origins")?;
     let reason: Option<String> = get(r, "error_reason")?;
@@ -154,7 +155,7 @@ fn escape_like(s: &str) -> String {
 }
 
 /// The account's video, read inside `tx` (so the caller's update sees the same row).
-async fn owned_in(
+pub(crate) async fn owned_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     account: &AccountId,
     uid: &VideoId,
@@ -200,6 +201,20 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     .bind(v.name().map(str::to_lowercase))
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Enqueues the webhook notification for a video that just became ready or errored, if
+/// its account subscribes. In the caller's transaction: the notification exists exactly
+/// when the state change it reports does, and survives a crash right after the commit.
+async fn notify_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uid: &VideoId,
+    now: Micros,
+) -> Result<()> {
+    if webhooks::video_account_subscribed(tx, uid.as_str()).await? {
+        jobs::insert(tx, uid, NewJob { kind: WEBHOOK_JOB }, now).await?;
+    }
     Ok(())
 }
 
@@ -335,12 +350,22 @@ impl Db {
     }
 
     /// Deletes the account's video and its jobs; returns what was deleted so the caller
-    /// can remove its blobs.
+    /// can remove its blobs (see [`crate::delete_video_and_media`], which does both).
     pub async fn delete_video(&self, account: &AccountId, uid: &VideoId) -> Result<Option<Video>> {
         let mut tx = self.write_tx().await?;
         let Some(v) = owned_in(&mut tx, account, uid).await? else {
             return Ok(None);
         };
+        self.delete_in(tx, uid).await?;
+        Ok(Some(v))
+    }
+
+    /// Removes the video's row and everything keyed by it, commits, and tells edges.
+    pub(crate) async fn delete_in(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        uid: &VideoId,
+    ) -> Result<()> {
         sqlx::query("DELETE FROM jobs WHERE video_uid = $1")
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -355,10 +380,11 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
+        // Edges must stop serving the video at once, not when their caches age out.
         self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
         self.mark_access_stale();
-        Ok(Some(v))
+        Ok(())
     }
 
     /// Enables or disables the account's video's MP4 download; returns the video as it
@@ -482,6 +508,7 @@ impl Db {
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
+        notify_in(&mut tx, uid, now).await?;
         self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
         self.mark_access_stale();
@@ -500,6 +527,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
+            notify_in(&mut tx, uid, now).await?;
             self.bump_access_version(&mut *tx).await?;
         }
         tx.commit().await?;

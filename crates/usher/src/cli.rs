@@ -147,6 +147,13 @@ pub struct ServeArgs {
     /// MiB of published media (segments, manifests, thumbnails) the edge keeps in memory.
     #[arg(long, env = "USHER_MEDIA_CACHE_MIB", default_value_t = 256)]
     pub media_cache_mib: u64,
+    /// Allow copies and webhooks to reach private, loopback and link-local addresses.
+    #[arg(long, env = "USHER_COPY_ALLOW_PRIVATE")]
+    pub copy_allow_private: bool,
+    /// Seconds between runs of the reaper, which deletes videos past their
+    /// scheduledDeletion and pending uploads whose upload URL expired.
+    #[arg(long, env = "USHER_REAPER_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reaper_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -206,5 +213,28 @@ mod tests {
         assert_eq!(s.listen.len(), 2);
         assert_eq!(s.trusted_proxy.len(), 2);
         assert_eq!(s.clock_skew, 5);
+        assert_eq!(s.reaper_interval_secs, 60);
+        assert!(!s.copy_allow_private);
+    }
+
+    #[test]
+    fn serve_reads_the_reaper_and_private_address_flags() {
+        let cli = Cli::try_parse_from([
+            "usher",
+            "serve",
+            "--reaper-interval-secs",
+            "1",
+            "--copy-allow-private",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.reaper_interval_secs, 1);
+        assert!(s.copy_allow_private);
+        assert!(
+            Cli::try_parse_from(["usher", "serve", "--reaper-interval-secs", "0"]).is_err(),
+            "a zero interval would spin"
+        );
     }
 }

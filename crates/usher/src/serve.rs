@@ -1,9 +1,11 @@
 //! `usher serve`: binds the listeners, assembles the API and the edge into one router,
-//! starts the media workers, and shuts all of it down gracefully on SIGTERM/SIGINT.
+//! starts the media workers, the webhook dispatcher and the reaper, and shuts all of it
+//! down gracefully on SIGTERM/SIGINT.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -11,6 +13,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
+use usher_api::webhooks::{Dispatcher, DispatcherConfig};
 use usher_api::{ApiConfig, ApiState};
 use usher_core::origin::RequestOrigin;
 use usher_edge::client::Clients;
@@ -50,6 +53,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
+    // Resumable uploads in flight; shared by every process on this data dir.
+    let staging_dir = stores.scratch.join("tus");
     edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
         tools.clone(),
         scratch.clone(),
@@ -65,10 +70,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.db.clone(),
         stores.blobs.clone(),
         ApiConfig {
-            public_url,
+            public_url: public_url.clone(),
             max_upload_bytes: args.max_upload_bytes,
             max_video_bytes: args.max_video_bytes,
-            staging_dir: stores.scratch.join("tus"),
+            staging_dir: staging_dir.clone(),
             token_requests_per_minute: args.token_rate_limit,
             ..ApiConfig::default()
         },
@@ -135,6 +140,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             Ok(())
         });
     }
+
+    // Webhooks get their own task: a slow receiver must never delay packaging.
+    // `--copy-allow-private` will choose the client's address policy once the SSRF-safe
+    // client exists; until then the default client reaches any address.
+    let _ = args.copy_allow_private;
+    let client = usher_api::webhooks::default_client().context("building the webhook client")?;
+    let dispatcher = Dispatcher::new(
+        stores.db.clone(),
+        client,
+        DispatcherConfig::new(format!("{}-webhooks", liveness::this_process()), public_url),
+    );
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        dispatcher.run(stop).await;
+        Ok(())
+    });
+
+    let reaper = usher_store::Reaper::new(
+        stores.db.clone(),
+        stores.blobs.clone(),
+        usher_store::Staging::new(staging_dir.clone()),
+    );
+    let interval = Duration::from_secs(args.reaper_interval_secs);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        reaper.run(interval, stop).await;
+        Ok(())
+    });
 
     let mut result = Ok(());
     while let Some(joined) = tasks.join_next().await {

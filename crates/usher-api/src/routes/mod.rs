@@ -7,10 +7,11 @@ pub mod tokens;
 pub mod tus;
 pub mod uploads;
 pub mod videos;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
@@ -32,6 +33,12 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/keys/{key_id}", delete(keys::delete))
         .route("/stream/copy", post(not_yet))
         .route("/stream/direct_upload", post(direct_uploads::create))
+        .route(
+            "/stream/webhook",
+            put(webhooks::update)
+                .get(webhooks::get)
+                .delete(webhooks::delete),
+        )
         .route(
             "/stream/{uid}",
             get(videos::get).post(videos::edit).delete(videos::delete),

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use usher_core::origin::AllowedOrigin;
 use usher_core::time_fmt::{now_micros, parse_rfc3339};
 use usher_core::{Video, VideoId, VideoState};
-use usher_store::{VideoEdit, VideoFilter};
+use usher_store::{Deletion, VideoEdit, VideoFilter};
 
 use crate::auth::Authed;
 use crate::body::JsonBody;
@@ -215,14 +215,14 @@ pub async fn delete(
     Path((_, uid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let uid = parse_uid(&uid)?;
-    let v = st
-        .db
-        .delete_video(&auth.account, &uid)
-        .await?
-        .ok_or(ApiError::NotFound("Video not found"))?;
-    // The record is gone, so nothing serves these any more; remove the bytes too.
-    for prefix in usher_store::media_prefixes(&v.uid) {
-        st.blobs.delete_prefix(&prefix).await?;
-    }
+    usher_store::delete_video_and_media(
+        &st.db,
+        &st.blobs,
+        &st.staging,
+        &uid,
+        Deletion::Owned(&auth.account),
+    )
+    .await?
+    .ok_or(ApiError::NotFound("Video not found"))?;
     Ok(ok(Value::Null))
 }

@@ -11,14 +11,17 @@ use usher_store::{
     VideoEdit, VideoFilter,
 };
 
-struct Fixture {
+mod reaper;
+mod webhooks;
+
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    db: Db,
-    blobs: Blobs,
-    root: std::path::PathBuf,
+    pub(crate) db: Db,
+    pub(crate) blobs: Blobs,
+    pub(crate) root: std::path::PathBuf,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::connect(&format!("sqlite://{}/usher.db", dir.path().display()))
         .await
@@ -33,7 +36,7 @@ async fn fixture() -> Fixture {
     }
 }
 
-async fn account(db: &Db) -> AccountId {
+pub(crate) async fn account(db: &Db) -> AccountId {
     let id = AccountId::generate();
     db.insert_account(&AccountRecord {
         id: id.clone(),
@@ -47,7 +50,7 @@ async fn account(db: &Db) -> AccountId {
     id
 }
 
-async fn video(db: &Db, acct: &AccountId, created: i64, name: &str) -> VideoId {
+pub(crate) async fn video(db: &Db, acct: &AccountId, created: i64, name: &str) -> VideoId {
     let uid = VideoId::generate();
     let mut v = Video::new(uid.clone(), acct.clone(), VideoState::Queued, created);
     v.meta.insert("name".into(), name.into());
@@ -284,7 +287,7 @@ async fn a_job_is_claimed_by_exactly_one_worker() {
     let claims = futures_util::future::join_all((0..10).map(|w| {
         let db = f.db.clone();
         async move {
-            db.claim_job(&format!("w{w}"), 60_000_000, now)
+            db.claim_job(&[PACKAGE_JOB], &format!("w{w}"), 60_000_000, now)
                 .await
                 .unwrap()
         }
@@ -296,7 +299,7 @@ async fn a_job_is_claimed_by_exactly_one_worker() {
     ids.dedup();
     assert_eq!(ids.len(), 5, "no job handed out twice");
     assert!(
-        f.db.claim_job("late", 60_000_000, now)
+        f.db.claim_job(&[PACKAGE_JOB], "late", 60_000_000, now)
             .await
             .unwrap()
             .is_none()
@@ -308,14 +311,21 @@ async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
     let f = fixture().await;
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "x").await;
-    let job = f.db.claim_job("dead", 1_000, 10).await.unwrap().unwrap();
+    let job =
+        f.db.claim_job(&[PACKAGE_JOB], "dead", 1_000, 10)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(job.attempts, 1);
     assert!(
-        f.db.claim_job("other", 1_000, 500).await.unwrap().is_none(),
+        f.db.claim_job(&[PACKAGE_JOB], "other", 1_000, 500)
+            .await
+            .unwrap()
+            .is_none(),
         "lease still held"
     );
     let again =
-        f.db.claim_job("other", 1_000, 2_000)
+        f.db.claim_job(&[PACKAGE_JOB], "other", 1_000, 2_000)
             .await
             .unwrap()
             .unwrap();
@@ -326,10 +336,17 @@ async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
         .await
         .unwrap();
     assert!(
-        f.db.claim_job("w", 1_000, 40_000).await.unwrap().is_none(),
+        f.db.claim_job(&[PACKAGE_JOB], "w", 1_000, 40_000)
+            .await
+            .unwrap()
+            .is_none(),
         "not due yet"
     );
-    let third = f.db.claim_job("w", 1_000, 50_000).await.unwrap().unwrap();
+    let third =
+        f.db.claim_job(&[PACKAGE_JOB], "w", 1_000, 50_000)
+            .await
+            .unwrap()
+            .unwrap();
     f.db.fail_job(&third.id, "w", "gave up", 60_000)
         .await
         .unwrap();
@@ -346,7 +363,7 @@ async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attem
     let a = account(&f.db).await;
     video(&f.db, &a, 1, "x").await;
     let job =
-        f.db.claim_job("gone", 60_000_000, 10)
+        f.db.claim_job(&[PACKAGE_JOB], "gone", 60_000_000, 10)
             .await
             .unwrap()
             .unwrap();
@@ -355,15 +372,28 @@ async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attem
         vec![(job.id.clone(), "gone".to_owned())]
     );
     assert!(!f.db.expire_lease(&job.id, "someone-else").await.unwrap());
-    assert!(f.db.claim_job("w", 60_000_000, 20).await.unwrap().is_none());
+    assert!(
+        f.db.claim_job(&[PACKAGE_JOB], "w", 60_000_000, 20)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(f.db.expire_lease(&job.id, "gone").await.unwrap());
-    let again = f.db.claim_job("w", 60_000_000, 20).await.unwrap().unwrap();
+    let again =
+        f.db.claim_job(&[PACKAGE_JOB], "w", 60_000_000, 20)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!((again.id.as_str(), again.attempts), (job.id.as_str(), 2));
 
     f.db.hand_back_job(&again.id, "w", 30).await.unwrap();
     let rec = &f.db.jobs_for_video(&again.video_uid).await.unwrap()[0];
     assert_eq!((rec.state, rec.attempts), (JobState::Queued, 1));
-    let third = f.db.claim_job("w2", 60_000_000, 30).await.unwrap().unwrap();
+    let third =
+        f.db.claim_job(&[PACKAGE_JOB], "w2", 60_000_000, 30)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(third.attempts, 2);
 }
 
@@ -375,7 +405,7 @@ async fn deleting_a_video_removes_its_jobs() {
     assert!(f.db.delete_video(&a, &uid).await.unwrap().is_some());
     assert!(f.db.jobs_for_video(&uid).await.unwrap().is_empty());
     assert!(
-        f.db.claim_job("w", 1_000, now_micros())
+        f.db.claim_job(&[PACKAGE_JOB], "w", 1_000, now_micros())
             .await
             .unwrap()
             .is_none()

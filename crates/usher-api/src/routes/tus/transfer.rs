@@ -363,11 +363,14 @@ async fn terminate(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<Respo
             "Another request is writing this upload: retry after it ends",
         ));
     };
-    st.db.delete_video(&upload.account_id, &upload.uid).await?;
-    st.staging.remove(&upload.uid).await?;
+    usher_store::delete_video_and_media(
+        &st.db,
+        &st.blobs,
+        &st.staging,
+        &upload.uid,
+        usher_store::Deletion::Owned(&upload.account_id),
+    )
+    .await?;
     drop(file);
-    for prefix in usher_store::media_prefixes(&upload.uid) {
-        st.blobs.delete_prefix(&prefix).await?;
-    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
