@@ -31,6 +31,98 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Upload a video to a server over tus, with progress; an interrupted upload
+    /// (Ctrl-C, lost connection, server restart) resumes where it stopped.
+    Upload(UploadArgs),
+    /// Manage signing keys on a server.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// List, show and delete videos on a server.
+    Video {
+        #[command(subcommand)]
+        command: VideoCommand,
+    },
+}
+
+/// Which server and account the client commands talk to.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Base URL of the Usher server.
+    #[arg(long, env = "USHER_SERVER", default_value = "http://127.0.0.1:8787")]
+    pub server: String,
+    /// The account id (32 hex characters).
+    #[arg(long, env = "USHER_ACCOUNT")]
+    pub account: String,
+    /// The account's API token.
+    #[arg(long, env = "USHER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print exactly one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// The video file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The video's name (`meta.name`; default: the file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Make the video private: it plays only with a signed token.
+    #[arg(long)]
+    pub require_signed_urls: bool,
+    /// Return once the bytes are in, without waiting for the video to be ready.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to keep retrying while the server cannot be reached, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub retry_for: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a signing key; its private parts are printed once and never again.
+    Create(ClientArgs),
+    /// List the live signing keys.
+    List(ClientArgs),
+    /// Revoke a signing key: every token it signed stops working.
+    Revoke {
+        /// The key's id.
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VideoCommand {
+    /// List videos, newest first.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only videos whose name contains this.
+        #[arg(long)]
+        search: Option<String>,
+        /// At most this many (1-1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one video.
+    Get {
+        uid: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a video and all its media.
+    Delete {
+        uid: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 
 mod account;
 mod cli;
+mod client;
 mod geoip;
 mod liveness;
 mod scratch;
@@ -12,7 +13,7 @@ mod token;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{AccountCommand, Cli, Command, TokenCommand};
+use crate::cli::{AccountCommand, Cli, Command, KeysCommand, TokenCommand, VideoCommand};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -31,6 +32,21 @@ async fn main() -> std::process::ExitCode {
         Command::Token {
             command: TokenCommand::Sign(args),
         } => token::sign(&args).map(|t| println!("{t}")),
+        Command::Upload(args) => client::upload::run(args).await,
+        Command::Keys { command } => match command {
+            KeysCommand::Create(c) => client::keys::create(&c).await,
+            KeysCommand::List(c) => client::keys::list(&c).await,
+            KeysCommand::Revoke { id, client } => client::keys::revoke(&client, &id).await,
+        },
+        Command::Video { command } => match command {
+            VideoCommand::List {
+                client,
+                search,
+                limit,
+            } => client::videos::list(&client, search.as_deref(), limit).await,
+            VideoCommand::Get { uid, client } => client::videos::get(&client, &uid).await,
+            VideoCommand::Delete { uid, client } => client::videos::delete(&client, &uid).await,
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
