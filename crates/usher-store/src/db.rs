@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_access_version.sql")),
     (3, include_str!("../migrations/0003_video_downloads.sql")),
     (4, include_str!("../migrations/0004_direct_uploads.sql")),
+    (6, include_str!("../migrations/0006_copy_sources.sql")),
 ];
 
 /// The metadata database: a pool plus which dialect it speaks.

@@ -345,7 +345,7 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        for table in ["video_downloads", "direct_uploads"] {
+        for table in ["video_downloads", "direct_uploads", "copy_sources"] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))
                 .bind(uid.as_str())
                 .execute(&mut *tx)
