@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use usher_core::AccountId;
+use usher_outbound::AddressPolicy;
 use usher_store::{Blobs, Db};
 use usher_token::SigningKey;
 
@@ -20,6 +21,8 @@ pub struct ApiConfig {
     pub token_requests_per_minute: u32,
     /// Live signing keys per account.
     pub max_signing_keys: usize,
+    /// Which hosts `POST …/stream/copy` may name; the workers fetching must use the same.
+    pub copy_policy: AddressPolicy,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +32,7 @@ impl Default for ApiConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
             max_signing_keys: MAX_SIGNING_KEYS,
+            copy_policy: AddressPolicy::public_only(),
         }
     }
 }

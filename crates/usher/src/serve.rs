@@ -67,6 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             public_url,
             max_upload_bytes: args.max_upload_bytes,
             token_requests_per_minute: args.token_rate_limit,
+            copy_policy: args.copy_policy(),
             ..ApiConfig::default()
         },
     );
@@ -117,7 +118,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.db.clone(),
             stores.blobs.clone(),
             tools.clone(),
-            WorkerConfig::new(format!("{}-{n}", worker_name()), stores.scratch.clone()),
+            WorkerConfig {
+                copy_policy: args.copy_policy(),
+                max_video_bytes: args.max_video_bytes,
+                ..WorkerConfig::new(format!("{}-{n}", worker_name()), stores.scratch.clone())
+            },
         );
         let stop = shutdown.clone();
         tasks.spawn(async move {
