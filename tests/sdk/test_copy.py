@@ -9,6 +9,7 @@ of HTTP. No test ever connects anywhere but loopback.
 from __future__ import annotations
 
 import http.server
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable
@@ -113,6 +114,11 @@ def test_origin_404_is_a_fetch_error(make_server, origins):
     assert video.status.state == "error"
     assert video.status.error_reason_code == "ERR_FETCH_ORIGIN_ERROR"
     assert origin.requests == ["/clip.mp4"], "a 404 is not retried"
+    # The detail is on the job for operators; the customer sees only the reason code.
+    with sqlite3.connect(srv.data_dir / "usher.db", timeout=30) as db:
+        rows = db.execute("SELECT kind, state, last_error FROM jobs WHERE video_uid = ?",
+                          (v.uid,)).fetchall()
+    assert rows == [("copy", "failed", "the origin answered HTTP 404")], rows
 
 
 def test_default_server_refuses_loopback_without_a_request(server, origins, clip):
@@ -182,3 +188,74 @@ def test_redirect_to_a_refused_address_is_not_followed(make_server, origins, cli
     assert video.size == clip.stat().st_size
     assert direct.requests == ["/clip.mp4"]
     assert inside.requests == []
+
+
+def test_transient_origin_failures_are_retried(make_server, origins, clip):
+    srv = make_server("--copy-allow-private")
+    data = clip.read_bytes()
+    answers = iter([(503, {}, b"busy")])
+    origin = origins("127.0.0.1",
+                     lambda path: next(answers, (200, {"Content-Type": "video/mp4"}, data)))
+    v = srv.client("a").stream.copy.create(account_id=srv.acct("a"), url=origin.url())
+    video, _ = srv.wait_for_state(v.uid)
+    assert video.status.state == "ready", (video.status, srv.log_tail())
+    assert video.size == len(data)
+    assert origin.requests == ["/clip.mp4", "/clip.mp4"]
+
+
+def test_a_file_over_the_size_limit_is_refused(make_server, origins, clip):
+    srv = make_server("--copy-allow-private", "--max-video-bytes", "1000")
+    origin = origins("127.0.0.1", serving(clip))
+    v = srv.client("a").stream.copy.create(account_id=srv.acct("a"), url=origin.url())
+    video, _ = srv.wait_for_state(v.uid)
+    assert video.status.state == "error"
+    assert video.status.error_reason_code == "ERR_FETCH_ORIGIN_ERROR"
+    assert origin.requests == ["/clip.mp4"], "too large is final"
+
+
+def test_a_copy_interrupted_mid_download_starts_over_cleanly(make_server, clip):
+    """The server stops while the origin is half-way through the file; after the
+    restart the copy is fetched again from the start and the video is whole."""
+    srv = make_server("--copy-allow-private")
+    data = clip.read_bytes()
+    requests_seen: list[str] = []
+    first_half_sent = threading.Event()
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            requests_seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if len(requests_seen) == 1:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                first_half_sent.set()
+                release.wait(timeout=60)
+                return  # the connection closes with the body cut short
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
+        v = srv.client("a").stream.copy.create(account_id=srv.acct("a"), url=url)
+        assert first_half_sent.wait(timeout=30), srv.log_tail()
+        assert srv.client("a").stream.get(identifier=v.uid,
+                                          account_id=srv.acct("a")).status.state == "downloading"
+        srv.restart()  # SIGTERM mid-download (must exit 0), then serve again
+        release.set()
+        video, _ = srv.wait_for_state(v.uid)
+        assert video.status.state == "ready", (video.status, srv.log_tail())
+        assert video.size == len(data)
+        assert requests_seen == ["/clip.mp4", "/clip.mp4"]
+        original = srv.data_dir / "media" / "uploads" / v.uid / "original"
+        assert original.read_bytes() == data
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
