@@ -1,9 +1,9 @@
 //! The media worker: claims jobs from the database queue — `package` turns the stored
-//! upload into published outputs, `copy` (see [`crate::copy`]) fetches a video from its
-//! URL first — and records the outcome on the video. Outputs are
-//! written to scratch space, copied into a fresh generation in the blob store, and only
-//! then switched to in one database update, so a crash at any point leaves either the
-//! old state or the new one visible, never half of a rendition.
+//! upload into published outputs, `copy` (see [`crate::copy`]) first fetches a video
+//! from its URL — and records the outcome on the video. Outputs are written to scratch
+//! space, copied into a fresh generation in the blob store, and only then switched to
+//! in one database update, so a crash at any point leaves either the old state or the
+//! new one visible, never half of a rendition.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
