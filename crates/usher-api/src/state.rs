@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use usher_core::AccountId;
+use usher_outbound::AddressPolicy;
 use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
 
@@ -26,6 +27,8 @@ pub struct ApiConfig {
     /// Where resumable uploads are staged until complete (local disk, ideally on the
     /// filesystem of the media store so completing one is a rename).
     pub staging_dir: PathBuf,
+    /// Which hosts `POST …/stream/copy` may name; the workers fetching must use the same.
+    pub copy_policy: AddressPolicy,
 }
 
 impl Default for ApiConfig {
@@ -35,16 +38,15 @@ impl Default for ApiConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
             max_signing_keys: MAX_SIGNING_KEYS,
-            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            max_video_bytes: usher_core::video::DEFAULT_MAX_VIDEO_BYTES,
             staging_dir: std::env::temp_dir().join("usher-staging"),
+            copy_policy: AddressPolicy::public_only(),
         }
     }
 }
 
 /// SPEC §3: basic uploads default to 200 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 200 * 1000 * 1000;
-/// Resumable uploads (and copies) may be as large as Cloudflare's: 30 GB.
-pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 30 * 1000 * 1000 * 1000;
 /// Cloudflare suggests self-signing beyond ~10,000 tokens a day; a minute's burst of
 /// 600 leaves ordinary use untouched.
 pub const DEFAULT_TOKEN_REQUESTS_PER_MINUTE: u32 = 600;

@@ -11,6 +11,10 @@ use crate::ids::{AccountId, VideoId};
 use crate::reason::ErrorReason;
 use crate::time_fmt::Micros;
 
+/// The largest video accepted by default through resumable uploads and copies from a
+/// URL: Cloudflare's limit, 30 GB.
+pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 30_000_000_000;
+
 /// Default `thumbnailTimestampPct`: the first frame, as Cloudflare does.
 pub const DEFAULT_THUMBNAIL_PCT: f64 = 0.0;
 

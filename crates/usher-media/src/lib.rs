@@ -8,6 +8,7 @@
 //! with a clip generated on the spot.
 
 pub mod command;
+pub mod copy;
 pub mod error;
 mod ffprobe_json;
 pub mod index;

@@ -1,8 +1,9 @@
-//! The media worker: claims `package` jobs from the database queue, turns the stored
-//! upload into published outputs, and records the outcome on the video. Outputs are
-//! written to scratch space, copied into a fresh generation in the blob store, and only
-//! then switched to in one database update, so a crash at any point leaves either the
-//! old state or the new one visible, never half of a rendition.
+//! The media worker: claims jobs from the database queue — `package` turns the stored
+//! upload into published outputs, `copy` (see [`crate::copy`]) first fetches a video
+//! from its URL — and records the outcome on the video. Outputs are written to scratch
+//! space, copied into a fresh generation in the blob store, and only then switched to
+//! in one database update, so a crash at any point leaves either the old state or the
+//! new one visible, never half of a rendition.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,12 +13,15 @@ use tokio_util::sync::CancellationToken;
 use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
 use usher_core::{ErrorReason, Video, VideoState};
+use usher_outbound::{AddressPolicy, FetchError, Outbound};
 use usher_store::layout::{generation_prefix, original_key, outputs_prefix};
-use usher_store::{Blobs, Db, Job, ProcessingUpdate, StoreError};
+use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
+use crate::copy::{Copier, CopyError};
 use crate::error::MediaError;
 use crate::tools::Tools;
 use crate::{package, plan, probe, thumbnail, thumbnail_time};
+use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -39,6 +43,10 @@ pub struct WorkerConfig {
     /// Local scratch directory; each job works in its own subdirectory.
     pub scratch: PathBuf,
     pub poll_interval: Duration,
+    /// Which hosts copy jobs may fetch from (the API's `copy_policy`).
+    pub copy_policy: AddressPolicy,
+    /// Largest file a copy job fetches, in bytes.
+    pub max_video_bytes: u64,
 }
 
 impl WorkerConfig {
@@ -47,6 +55,8 @@ impl WorkerConfig {
             name,
             scratch,
             poll_interval: POLL_INTERVAL,
+            copy_policy: AddressPolicy::public_only(),
+            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
         }
     }
 }
@@ -56,6 +66,8 @@ pub struct Worker {
     blobs: Blobs,
     tools: Arc<Tools>,
     cfg: WorkerConfig,
+    /// `None` if the outbound HTTP client could not be built: copy jobs then fail.
+    copier: Option<Copier>,
 }
 
 /// Why a job stopped short.
@@ -67,15 +79,24 @@ enum JobError {
     Store(#[from] StoreError),
     #[error("{}", .0.text())]
     Refused(ErrorReason),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
 }
 
 impl Worker {
     pub fn new(db: Db, blobs: Blobs, tools: Arc<Tools>, cfg: WorkerConfig) -> Self {
+        let copier = Outbound::new(cfg.copy_policy.clone())
+            .ok()
+            .map(|outbound| Copier {
+                outbound,
+                max_bytes: cfg.max_video_bytes,
+            });
         Self {
             db,
             blobs,
             tools,
             cfg,
+            copier,
         }
     }
 
@@ -115,7 +136,7 @@ impl Worker {
         let Some(job) = self
             .db
             .claim_job(
-                &[usher_store::PACKAGE_JOB],
+                &[usher_store::PACKAGE_JOB, usher_store::COPY_JOB],
                 &self.cfg.name,
                 lease,
                 now_micros(),
@@ -140,7 +161,7 @@ impl Worker {
             self.db.fail_job(&job.id, &self.cfg.name, &why, now).await?;
             return Ok(true);
         }
-        tracing::info!("packaging a video");
+        tracing::info!(kind = %job.kind, "running a job");
         let outcome = tokio::select! {
             r = self.with_heartbeat(&job) => Some(r),
             _ = shutdown.cancelled() => None,
@@ -154,7 +175,7 @@ impl Worker {
             }
             Some(Ok(())) => {
                 self.db.finish_job(&job.id, &self.cfg.name, now).await?;
-                tracing::info!("video ready");
+                tracing::info!("job done");
             }
             Some(Err(e)) => self.record_failure(&job, e).await?,
         }
@@ -178,6 +199,7 @@ impl Worker {
             JobError::Media(m) => m.is_retryable(),
             JobError::Store(_) => true,
             JobError::Refused(_) => false,
+            JobError::Copy(c) => c.is_retryable(),
         };
         if retryable && job.attempts < MAX_ATTEMPTS {
             let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
@@ -189,6 +211,7 @@ impl Worker {
                 JobError::Media(m) => m.reason(),
                 JobError::Refused(r) => *r,
                 JobError::Store(_) => ErrorReason::Unknown,
+                JobError::Copy(_) => ErrorReason::FetchOriginError,
             };
             tracing::warn!(error = %detail, reason = reason.code(), "job failed");
             self.db.mark_error(&job.video_uid, reason, now).await?;
@@ -220,7 +243,7 @@ impl Worker {
     }
 
     async fn with_heartbeat(&self, job: &Job) -> Result<(), JobError> {
-        let work = self.package_job(job);
+        let work = self.run_job(job);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.tick().await;
@@ -236,6 +259,17 @@ impl Worker {
                 }
             }
         }
+    }
+
+    async fn run_job(&self, job: &Job) -> Result<(), JobError> {
+        if job.kind == COPY_JOB {
+            let copier = self
+                .copier
+                .as_ref()
+                .ok_or(CopyError::Fetch(FetchError::Setup))?;
+            return Ok(copier.run(&self.db, &self.blobs, &job.video_uid).await?);
+        }
+        self.package_job(job).await
     }
 
     async fn package_job(&self, job: &Job) -> Result<(), JobError> {

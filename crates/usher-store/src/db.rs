@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_video_downloads.sql")),
     (4, include_str!("../migrations/0004_direct_uploads.sql")),
     (5, include_str!("../migrations/0005_tus_uploads.sql")),
+    (6, include_str!("../migrations/0006_copy_sources.sql")),
     (7, include_str!("../migrations/0007_webhooks.sql")),
 ];
 

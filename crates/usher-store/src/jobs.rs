@@ -14,6 +14,8 @@ use crate::row::{get, parse};
 
 /// The job that turns an upload into published outputs.
 pub const PACKAGE_JOB: &str = "package";
+/// The job that fetches a video's file from its source URL (`POST …/stream/copy`).
+pub const COPY_JOB: &str = "copy";
 
 /// A job to enqueue.
 #[derive(Debug, Clone, Copy)]

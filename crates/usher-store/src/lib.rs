@@ -5,6 +5,7 @@
 
 mod accounts;
 mod blobs;
+mod copy;
 mod db;
 mod direct_uploads;
 mod error;
@@ -23,8 +24,8 @@ pub use blobs::{BlobWriter, Blobs};
 pub use db::Db;
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
+pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
-pub use jobs::{NewJob, PACKAGE_JOB};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
 pub use reaper::{Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media};

@@ -370,7 +370,12 @@ impl Db {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        for table in ["video_downloads", "direct_uploads", "tus_uploads"] {
+        for table in [
+            "video_downloads",
+            "direct_uploads",
+            "tus_uploads",
+            "copy_sources",
+        ] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))
                 .bind(uid.as_str())
                 .execute(&mut *tx)

@@ -239,13 +239,32 @@ pub struct ServeArgs {
     /// MiB of published media (segments, manifests, thumbnails) the edge keeps in memory.
     #[arg(long, env = "USHER_MEDIA_CACHE_MIB", default_value_t = 256)]
     pub media_cache_mib: u64,
-    /// Allow copies and webhooks to reach private, loopback and link-local addresses.
-    #[arg(long, env = "USHER_COPY_ALLOW_PRIVATE")]
-    pub copy_allow_private: bool,
     /// Seconds between runs of the reaper, which deletes videos past their
     /// scheduledDeletion and pending uploads whose upload URL expired.
     #[arg(long, env = "USHER_REAPER_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub reaper_interval_secs: u64,
+    /// Let copies (`POST …/stream/copy`) and webhooks reach any address, including
+    /// loopback, private and link-local ones (only for closed networks and tests).
+    /// The variable takes true/false, 1/0, yes/no or on/off.
+    #[arg(long, env = "USHER_COPY_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub copy_allow_private: bool,
+    /// A network `POST …/stream/copy` may fetch from in addition to public addresses
+    /// (e.g. an internal media server, 10.1.2.3/32); repeat for several.
+    #[arg(
+        long = "copy-allow-net",
+        env = "USHER_COPY_ALLOW_NET",
+        value_delimiter = ','
+    )]
+    pub copy_allow_net: Vec<IpNet>,
+}
+
+impl ServeArgs {
+    /// The address policy for copies from URLs, shared by the API and the workers.
+    pub fn copy_policy(&self) -> usher_outbound::AddressPolicy {
+        usher_outbound::AddressPolicy::public_only()
+            .allow_private(self.copy_allow_private)
+            .allow_nets(self.copy_allow_net.iter().copied())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -297,6 +316,13 @@ mod tests {
             "5",
             "--role",
             "all",
+            "--max-video-bytes",
+            "1000",
+            "--copy-allow-private",
+            "--copy-allow-net",
+            "10.1.2.3/32",
+            "--copy-allow-net",
+            "fd00::/8",
         ])
         .unwrap();
         let Command::Serve(s) = cli.command else {
@@ -306,7 +332,9 @@ mod tests {
         assert_eq!(s.trusted_proxy.len(), 2);
         assert_eq!(s.clock_skew, 5);
         assert_eq!(s.reaper_interval_secs, 60);
-        assert!(!s.copy_allow_private);
+        assert_eq!(s.max_video_bytes, 1000);
+        assert!(s.copy_allow_private);
+        assert_eq!(s.copy_allow_net.len(), 2);
     }
 
     #[test]
@@ -328,5 +356,25 @@ mod tests {
             Cli::try_parse_from(["usher", "serve", "--reaper-interval-secs", "0"]).is_err(),
             "a zero interval would spin"
         );
+    }
+
+    #[test]
+    fn copy_policy_defaults_to_public_only() {
+        let cli = Cli::try_parse_from(["usher", "serve"]).unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.max_video_bytes, 30_000_000_000);
+        let policy = s.copy_policy();
+        assert!(!policy.allows("127.0.0.1".parse().unwrap()));
+        assert!(!policy.allows("169.254.169.254".parse().unwrap()));
+        assert!(policy.allows("8.8.8.8".parse().unwrap()));
+        let cli =
+            Cli::try_parse_from(["usher", "serve", "--copy-allow-net", "127.0.0.2/32"]).unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!()
+        };
+        assert!(s.copy_policy().allows("127.0.0.2".parse().unwrap()));
+        assert!(!s.copy_policy().allows("127.0.0.1".parse().unwrap()));
     }
 }

@@ -75,6 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_video_bytes: args.max_video_bytes,
             staging_dir: staging_dir.clone(),
             token_requests_per_minute: args.token_rate_limit,
+            copy_policy: args.copy_policy(),
             ..ApiConfig::default()
         },
     );
@@ -132,7 +133,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.db.clone(),
             stores.blobs.clone(),
             tools.clone(),
-            WorkerConfig::new(format!("{}-{n}", liveness::this_process()), scratch.clone()),
+            WorkerConfig {
+                copy_policy: args.copy_policy(),
+                max_video_bytes: args.max_video_bytes,
+                ..WorkerConfig::new(format!("{}-{n}", liveness::this_process()), scratch.clone())
+            },
         );
         let stop = shutdown.clone();
         tasks.spawn(async move {
@@ -141,11 +146,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
 
-    // Webhooks get their own task: a slow receiver must never delay packaging.
-    // `--copy-allow-private` will choose the client's address policy once the SSRF-safe
-    // client exists; until then the default client reaches any address.
-    let _ = args.copy_allow_private;
-    let client = usher_api::webhooks::default_client().context("building the webhook client")?;
+    // Webhooks get their own task: a slow receiver must never delay packaging. They
+    // reach only the addresses copies may reach, and follow no redirects.
+    let client = usher_outbound::Outbound::without_redirects(args.copy_policy())
+        .context("building the webhook client")?;
     let dispatcher = Dispatcher::new(
         stores.db.clone(),
         client,

@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
@@ -13,12 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
-use crate::error::ApiError;
 use crate::state::ApiState;
-
-async fn not_yet() -> ApiError {
-    ApiError::NotImplemented("This operation is not supported yet")
-}
 
 /// Routes under `/client/v4`.
 pub fn router() -> Router<ApiState> {
@@ -31,7 +27,7 @@ pub fn router() -> Router<ApiState> {
         )
         .route("/stream/keys", get(keys::list).post(keys::create))
         .route("/stream/keys/{key_id}", delete(keys::delete))
-        .route("/stream/copy", post(not_yet))
+        .route("/stream/copy", post(copy::create))
         .route("/stream/direct_upload", post(direct_uploads::create))
         .route(
             "/stream/webhook",

@@ -66,9 +66,16 @@ pub async fn update(
     auth: Authed,
     JsonBody(req): JsonBody<PutRequest>,
 ) -> Result<Response, ApiError> {
+    let url = notification_url(req)?;
+    // An address the deliveries may not reach is refused now, not at the first delivery.
+    if usher_outbound::check_url(&st.config.copy_policy, &url).is_err() {
+        return Err(ApiError::bad(
+            "notificationUrl: the host is not allowed (private, loopback, link-local or reserved address)",
+        ));
+    }
     let hook = WebhookRecord {
         account_id: auth.account,
-        notification_url: notification_url(req)?,
+        notification_url: url,
         // A fresh secret on every PUT: re-subscribing is how a leaked secret is rotated.
         secret: random_hex_id(),
         modified: now_micros(),

@@ -12,6 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use usher_core::time_fmt::{Micros, now_micros, now_secs};
+use usher_outbound::Outbound;
 use usher_store::{Db, Job, StoreError, WEBHOOK_JOB};
 
 use crate::render;
@@ -37,18 +38,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// every other account's notifications.
 pub const CONCURRENT_DELIVERIES: usize = 4;
 
-/// The client the binary uses until a policy-aware one is handed in: no redirects (a
-/// receiver must not steer us elsewhere), no proxy from the environment, bounded waits.
-pub fn default_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(DELIVERY_TIMEOUT)
-        .user_agent(concat!("Usher-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     /// Unique among everything claiming jobs from the database (host, pid).
@@ -70,7 +59,7 @@ impl DispatcherConfig {
 
 pub struct Dispatcher {
     db: Db,
-    client: reqwest::Client,
+    client: Outbound,
     cfg: DispatcherConfig,
 }
 
@@ -81,6 +70,8 @@ enum Outcome {
     Dropped(&'static str),
     /// Worth another try; the reason goes into the job's `last_error`.
     Failed(String),
+    /// No retry can help (the URL's address is not allowed); the reason is kept.
+    Refused(String),
 }
 
 fn micros(d: Duration) -> Micros {
@@ -113,7 +104,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, client: reqwest::Client, cfg: DispatcherConfig) -> Self {
+    pub fn new(db: Db, client: Outbound, cfg: DispatcherConfig) -> Self {
         Self { db, client, cfg }
     }
 
@@ -181,6 +172,10 @@ impl Dispatcher {
                 tracing::info!(why, "webhook dropped");
                 self.db.finish_job(&job.id, &self.cfg.name, now).await
             }
+            Outcome::Refused(why) => {
+                tracing::warn!(error = %why, "webhook refused");
+                self.db.fail_job(&job.id, &self.cfg.name, &why, now).await
+            }
             Outcome::Failed(why) if job.attempts >= MAX_DELIVERY_ATTEMPTS => {
                 tracing::warn!(error = %why, "webhook failed for good");
                 let why = format!("gave up after {} attempts: {why}", job.attempts);
@@ -208,9 +203,11 @@ impl Dispatcher {
         let body = serde_json::to_vec(&render::video(&video, &self.cfg.public_url))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sig = signature::sign(&hook.secret, now_secs(), &body);
-        let sent = self
-            .client
-            .post(&hook.notification_url)
+        let request = match self.client.post(&hook.notification_url) {
+            Ok(r) => r,
+            Err(e) => return Ok(Outcome::Refused(format!("the notification URL: {e}"))),
+        };
+        let sent = request
             .timeout(DELIVERY_TIMEOUT)
             .header(CONTENT_TYPE, "application/json")
             .header(signature::HEADER, sig)

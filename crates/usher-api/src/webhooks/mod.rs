@@ -6,4 +6,4 @@
 pub mod delivery;
 pub mod signature;
 
-pub use delivery::{Dispatcher, DispatcherConfig, default_client};
+pub use delivery::{Dispatcher, DispatcherConfig};

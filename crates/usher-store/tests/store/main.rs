@@ -7,8 +7,8 @@ use bytes::Bytes;
 use usher_core::time_fmt::now_micros;
 use usher_core::{AccountId, ErrorReason, KeyId, Video, VideoId, VideoState};
 use usher_store::{
-    AccountRecord, Blobs, Db, JobState, KeyKind, KeyRecord, NewJob, PACKAGE_JOB, StoreError,
-    VideoEdit, VideoFilter,
+    AccountRecord, Blobs, COPY_JOB, Db, JobState, KeyKind, KeyRecord, NewJob, PACKAGE_JOB,
+    StoreError, VideoEdit, VideoFilter,
 };
 
 mod reaper;
@@ -410,6 +410,62 @@ async fn deleting_a_video_removes_its_jobs() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_copy_downloads_then_queues_exactly_one_package_job() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = VideoId::generate();
+    let v = Video::new(uid.clone(), a.clone(), VideoState::Downloading, 10);
+    f.db.insert_copy(&v, "https://example.com/a.mp4")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.db.copy_source(&uid).await.unwrap().as_deref(),
+        Some("https://example.com/a.mp4")
+    );
+    let job =
+        f.db.claim_job(&[PACKAGE_JOB, COPY_JOB], "w", 1_000, 20)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(job.kind, COPY_JOB);
+    assert!(f.db.complete_copy(&uid, 1234, 30).await.unwrap());
+    f.db.finish_job(&job.id, "w", 30).await.unwrap();
+    let got = f.db.video_by_uid(&uid).await.unwrap().unwrap();
+    assert_eq!((got.state, got.size), (VideoState::Queued, 1234));
+    // A second completion (a retried copy racing a finished one) changes nothing.
+    assert!(!f.db.complete_copy(&uid, 99, 40).await.unwrap());
+    let kinds: Vec<_> =
+        f.db.jobs_for_video(&uid)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.kind)
+            .collect();
+    assert_eq!(kinds, [COPY_JOB, PACKAGE_JOB]);
+    let next =
+        f.db.claim_job(&[PACKAGE_JOB, COPY_JOB], "w", 1_000, 50)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(next.kind, PACKAGE_JOB);
+}
+
+#[tokio::test]
+async fn deleting_a_copied_video_removes_its_source_and_completion_fails() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = VideoId::generate();
+    let v = Video::new(uid.clone(), a.clone(), VideoState::Downloading, 10);
+    f.db.insert_copy(&v, "https://example.com/a.mp4")
+        .await
+        .unwrap();
+    assert!(f.db.delete_video(&a, &uid).await.unwrap().is_some());
+    assert!(f.db.copy_source(&uid).await.unwrap().is_none());
+    assert!(!f.db.complete_copy(&uid, 1, 20).await.unwrap());
+    assert!(f.db.jobs_for_video(&uid).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -170,7 +170,10 @@ async fn send(
                 if since.elapsed() > retry_for {
                     bail!("gave up after {}s: {why}", retry_for.as_secs());
                 }
-                note(bar, format!("{why}; retrying in {:.1}s", wait.as_secs_f64()));
+                note(
+                    bar,
+                    format!("{why}; retrying in {:.1}s", wait.as_secs_f64()),
+                );
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_RETRY);
                 if let Ok((server_offset, _)) = head(api, &upload.url).await {
@@ -195,7 +198,10 @@ where
         match call().await {
             Ok(v) => return Ok(v),
             Err(CallError::Unavailable(why)) if start.elapsed() < retry_for => {
-                note(bar, format!("{why}; retrying in {:.1}s", wait.as_secs_f64()));
+                note(
+                    bar,
+                    format!("{why}; retrying in {:.1}s", wait.as_secs_f64()),
+                );
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(MAX_RETRY);
             }
