@@ -98,7 +98,9 @@ class UsherServer:
             text=True, bufsize=1,
         )
         # Keep draining stdout for the life of the process so it can never block on a full pipe.
-        threading.Thread(target=self._pump, daemon=True).start()
+        # The pump holds this process's queue: a restart's new queue must never receive
+        # the old process's end of output.
+        threading.Thread(target=self._pump, args=(self.proc, self._lines), daemon=True).start()
         deadline = time.monotonic() + START_DEADLINE_S
         pattern = re.compile(r"^usher listening on (http://127\.0\.0\.1:(\d+))\s*$")
         while True:
@@ -120,11 +122,12 @@ class UsherServer:
                 self.url = m.group(1)
                 return self
 
-    def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
+    @staticmethod
+    def _pump(proc: subprocess.Popen, lines: "queue.Queue[str | None]") -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
 
     def log_tail(self, n: int = 4000) -> str:
         try:

@@ -342,6 +342,8 @@ impl Worker {
             let key = format!("{prefix}/{}", rel.to_string_lossy());
             self.blobs.put_file(&key, &out.join(rel)).await?;
         }
+        // Everything is in the store: scratch goes before the video is announced ready.
+        remove_scratch(work).await;
         match self.db.mark_ready(uid, &generation, now_micros()).await? {
             None => {
                 // Deleted (or moved on) while we worked: what we wrote is unreachable.
@@ -383,6 +385,15 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes a job's scratch directory off the async threads (it may hold gigabytes).
+async fn remove_scratch(work: tempfile::TempDir) {
+    let path = work.path().to_owned();
+    let outcome = tokio::task::spawn_blocking(move || work.close()).await;
+    if let Err(e) = outcome.map_err(std::io::Error::other).and_then(|r| r) {
+        tracing::warn!(error = %e, dir = %path.display(), "could not remove scratch space");
     }
 }
 

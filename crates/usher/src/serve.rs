@@ -186,6 +186,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     poller.abort();
     stores.db.close().await;
+    if let Err(e) = std::fs::remove_dir_all(&scratch) {
+        tracing::debug!(error = %e, "could not remove this process's scratch space");
+    }
     tracing::info!("stopped");
     result
 }

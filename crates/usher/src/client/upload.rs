@@ -138,6 +138,8 @@ async fn send(
         }
     };
     bar.set_position(offset);
+    // The rate shown is of what this run sends, not of what was sent before.
+    bar.reset_eta();
     let mut failing_since: Option<Instant> = None;
     let mut wait = FIRST_RETRY;
     while offset < size {
@@ -179,6 +181,8 @@ async fn send(
                 if let Ok((server_offset, _)) = head(api, &upload.url).await {
                     offset = server_offset;
                 }
+                bar.set_position(offset);
+                bar.reset_eta();
             }
         }
         bar.set_position(offset);
