@@ -4,11 +4,12 @@
 //! never leaves a fetched video that nothing will package.
 
 use usher_core::time_fmt::Micros;
-use usher_core::{Video, VideoId};
+use usher_core::{Video, VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::Result;
 use crate::jobs::{self, NewJob};
+use crate::videos::queue_uploaded_in;
 
 impl Db {
     /// Inserts a `downloading` video, its source URL and its copy job together.
@@ -48,27 +49,9 @@ impl Db {
     /// False if the video is gone or no longer `downloading` (deleted meanwhile).
     pub async fn complete_copy(&self, uid: &VideoId, size: i64, now: Micros) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE videos SET state = 'queued', size = $1, uploaded = $2, modified = $2 \
-             WHERE uid = $3 AND state = 'downloading'",
-        )
-        .bind(size)
-        .bind(now)
-        .bind(uid.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        if !queue_uploaded_in(&mut tx, uid, VideoState::Downloading, size, now).await? {
             return Ok(false);
         }
-        jobs::insert(
-            &mut tx,
-            uid,
-            NewJob {
-                kind: crate::PACKAGE_JOB,
-            },
-            now,
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -3,11 +3,11 @@
 //! up when one completes, in the same transaction that queues the video.
 
 use usher_core::time_fmt::Micros;
-use usher_core::{Video, VideoId};
+use usher_core::{Video, VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::jobs::{self, NewJob};
+use crate::videos::queue_uploaded_in;
 
 /// What presenting an upload URL's secret found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,31 +91,13 @@ impl Db {
         now: Micros,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE videos SET state = 'queued', size = $1, uploaded = $2, modified = $2 \
-             WHERE uid = $3 AND state = 'pendingupload'",
-        )
-        .bind(size)
-        .bind(now)
-        .bind(uid.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        if !queue_uploaded_in(&mut tx, uid, VideoState::PendingUpload, size, now).await? {
             return Ok(false);
         }
         sqlx::query("UPDATE direct_uploads SET state = 'used' WHERE uid = $1")
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        jobs::insert(
-            &mut tx,
-            uid,
-            NewJob {
-                kind: crate::PACKAGE_JOB,
-            },
-            now,
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -6,12 +6,12 @@
 
 use sqlx::any::AnyRow;
 use usher_core::time_fmt::Micros;
-use usher_core::{AccountId, Video, VideoId};
+use usher_core::{AccountId, Video, VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::jobs::{self, NewJob};
 use crate::row::{flag, get, parse};
+use crate::videos::queue_uploaded_in;
 
 /// One resumable upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,27 +128,11 @@ impl Db {
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
-        let queued = sqlx::query(
-            "UPDATE videos SET state = 'queued', size = $1, uploaded = $2, modified = $2 \
-             WHERE uid = $3 AND state = 'pendingupload'",
-        )
-        .bind(length)
-        .bind(now)
-        .bind(uid.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() == 0 || queued.rows_affected() == 0 {
+        if marked.rows_affected() == 0
+            || !queue_uploaded_in(&mut tx, uid, VideoState::PendingUpload, length, now).await?
+        {
             return Ok(false);
         }
-        jobs::insert(
-            &mut tx,
-            uid,
-            NewJob {
-                kind: crate::PACKAGE_JOB,
-            },
-            now,
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -170,6 +170,41 @@ pub(crate) async fn owned_in(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Inside `tx`: records that the video's bytes are stored (`size`, `uploaded`), moves it
+/// from `from` to `queued` and enqueues its packaging job. False if the video is not in
+/// `from` (deleted meanwhile, or completed by someone else); the caller then rolls back.
+pub(crate) async fn queue_uploaded_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uid: &VideoId,
+    from: VideoState,
+    size: i64,
+    now: Micros,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE videos SET state = 'queued', size = $1, uploaded = $2, modified = $2 \
+         WHERE uid = $3 AND state = $4",
+    )
+    .bind(size)
+    .bind(now)
+    .bind(uid.as_str())
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    jobs::insert(
+        tx,
+        uid,
+        NewJob {
+            kind: crate::PACKAGE_JOB,
+        },
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Inserts a video row inside `tx`.
 pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Video) -> Result<()> {
     sqlx::query(AssertSqlSafe(format!(
