@@ -27,6 +27,8 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// Set when blobs are plain files, so the edge can serve them with sendfile.
     local: Option<Arc<LocalFileSystem>>,
+    /// The directory behind `local`.
+    local_root: Option<PathBuf>,
 }
 
 impl Blobs {
@@ -43,6 +45,7 @@ impl Blobs {
         Ok(Self {
             store: fs.clone(),
             local: Some(fs),
+            local_root: Some(root),
         })
     }
 
@@ -150,6 +153,21 @@ impl Blobs {
             .collect())
     }
 
+    /// Removes the staging files of writes that were never finished because their
+    /// process died (`kill -9`, power loss), once untouched for `older_than`; returns how
+    /// many. On the local filesystem these are `<key>#<n>` files beside the blob (a live
+    /// writer keeps its own fresh, and a process that stops cleanly removes its own).
+    /// Other stores expire unfinished multipart uploads by their own lifecycle rules.
+    pub async fn remove_abandoned_staging(&self, older_than: std::time::Duration) -> Result<usize> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        let removed = tokio::task::spawn_blocking(move || sweep_staging(&root, older_than))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(removed)
+    }
+
     /// Deletes every key under `prefix`; returns how many.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
         let keys = self.list(prefix).await?;
@@ -165,6 +183,39 @@ impl Blobs {
         }
         Ok(keys.len())
     }
+}
+
+/// Walks `dir` for `#`-named staging files older than `older_than` and removes them.
+fn sweep_staging(dir: &FsPath, older_than: std::time::Duration) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            let stale = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > older_than);
+            if stale && entry.file_name().to_string_lossy().contains('#') {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn path_err(e: object_store::path::Error) -> StoreError {

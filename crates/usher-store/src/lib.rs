@@ -28,7 +28,9 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
-pub use reaper::{Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media};
+pub use reaper::{
+    ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
+};
 pub use staging::{Staging, StagingFile};
 pub use tus::TusUpload;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};

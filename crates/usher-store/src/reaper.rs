@@ -21,6 +21,10 @@ use crate::videos::{SELECT_COLUMNS, from_row};
 /// started just before the URL expired may still be arriving, and deleting under it
 /// would leave the creator a confusing failure.
 pub const PENDING_UPLOAD_GRACE: Duration = Duration::from_secs(60 * 60);
+/// How long an unfinished blob write's staging file must sit untouched before the
+/// reaper takes it for abandoned (its writer died). Live writers touch theirs
+/// continuously; an hour leaves room for a stalled one to recover.
+pub const ABANDONED_STAGING_AGE: Duration = Duration::from_secs(60 * 60);
 /// Videos deleted per query; the reaper loops until nothing more is due.
 pub const REAP_BATCH: usize = 100;
 
@@ -145,11 +149,21 @@ impl Reaper {
         }
     }
 
-    /// Runs [`Reaper::run_once`] every `interval` until `shutdown`.
+    /// Runs [`Reaper::run_once`] every `interval` until `shutdown`, and removes what
+    /// writers killed mid-write left behind.
     pub async fn run(&self, interval: Duration, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.run_once(usher_core::time_fmt::now_micros()).await {
                 tracing::error!(error = %e, "reaper could not delete due videos");
+            }
+            match self
+                .blobs
+                .remove_abandoned_staging(ABANDONED_STAGING_AGE)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "removed abandoned partial writes"),
+                Err(e) => tracing::warn!(error = %e, "could not sweep abandoned partial writes"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

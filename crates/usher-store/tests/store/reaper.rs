@@ -130,3 +130,36 @@ async fn the_api_delete_and_the_reaper_share_one_deletion() {
     assert!(gone(&f, &uid));
     assert!(f.db.video(&a, &uid).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn partial_writes_of_dead_writers_are_swept_once_old() {
+    let f = fixture().await;
+    let a = account(&f.db).await;
+    let uid = video(&f.db, &a, 1, "x").await;
+    put_media(&f, &uid).await;
+    // What a writer killed mid-write leaves beside the blob: `<key>#<n>`.
+    let dir = f.root.join("uploads").join(uid.as_str());
+    let old = dir.join("original#7");
+    let fresh = dir.join("original#8");
+    std::fs::write(&old, b"half").unwrap();
+    std::fs::write(&fresh, b"half").unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let n = f
+        .blobs
+        .remove_abandoned_staging(usher_store::ABANDONED_STAGING_AGE)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(!old.exists(), "the abandoned partial write is gone");
+    assert!(fresh.exists(), "a write that may be live is kept");
+    assert!(
+        dir.join("original").exists(),
+        "finished blobs are never touched"
+    );
+}
