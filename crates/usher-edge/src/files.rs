@@ -36,8 +36,8 @@ struct Cached {
 #[derive(Clone)]
 struct BySize;
 
-impl Weighter<PathBuf, Arc<Cached>> for BySize {
-    fn weight(&self, _: &PathBuf, v: &Arc<Cached>) -> u64 {
+impl Weighter<String, Arc<Cached>> for BySize {
+    fn weight(&self, _: &String, v: &Arc<Cached>) -> u64 {
         // Never zero: zero-weight entries would be unevictable.
         v.bytes.len() as u64 + 256
     }
@@ -45,7 +45,9 @@ impl Weighter<PathBuf, Arc<Cached>> for BySize {
 
 /// The in-memory file cache, bounded by total bytes.
 pub struct Files {
-    cache: Cache<PathBuf, Arc<Cached>, BySize>,
+    /// By blob key: a hit needs no path resolution (which percent-encodes and parses a
+    /// URL in object_store, a measurable share of a small response's CPU).
+    cache: Cache<String, Arc<Cached>, BySize>,
 }
 
 impl Files {
@@ -58,29 +60,34 @@ impl Files {
         }
     }
 
-    /// Answers `req` with the file at `path`: 200, 206, 304, 416, or 404 when the file is
-    /// missing. Headers other than validators and ranges are the caller's.
-    pub async fn respond(&self, path: &Path, req: Request) -> Response {
-        let cached = match self.cache.get(path) {
-            Some(c) => Some(c),
-            None => match load(path).await {
-                Ok(Some(c)) => {
-                    self.cache.insert(path.to_owned(), c.clone());
-                    Some(c)
-                }
-                Ok(None) => None,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return StatusCode::NOT_FOUND.into_response();
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, path = %path.display(), "cannot read a published file");
-                    return StatusCode::NOT_FOUND.into_response();
-                }
-            },
+    /// Answers `req` with the published file `key`, found on disk by `locate` when it is
+    /// not in memory: 200, 206, 304, 416, or 404 when the file is missing. Headers other
+    /// than validators and ranges are the caller's.
+    pub async fn respond(
+        &self,
+        key: &str,
+        locate: impl FnOnce() -> Option<PathBuf>,
+        req: Request,
+    ) -> Response {
+        if let Some(c) = self.cache.get(key) {
+            return from_memory(&c, req.method(), req.headers());
+        }
+        let Some(path) = locate() else {
+            return StatusCode::NOT_FOUND.into_response();
         };
-        match cached {
-            Some(c) => from_memory(&c, req.method(), req.headers()),
-            None => stream(path, req).await,
+        match load(&path).await {
+            Ok(Some(c)) => {
+                self.cache.insert(key.to_owned(), c.clone());
+                from_memory(&c, req.method(), req.headers())
+            }
+            Ok(None) => stream(&path, req).await,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                StatusCode::NOT_FOUND.into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "cannot read a published file");
+                StatusCode::NOT_FOUND.into_response()
+            }
         }
     }
 }
@@ -292,6 +299,12 @@ mod tests {
         }
     }
 
+    async fn at(files: &Files, path: &Path, req: Request) -> Response {
+        files
+            .respond(&path.to_string_lossy(), || Some(path.to_owned()), req)
+            .await
+    }
+
     #[tokio::test]
     async fn memory_and_disk_answer_alike() {
         let dir = tempfile::tempdir().unwrap();
@@ -305,49 +318,45 @@ mod tests {
             }
             b.body(Body::empty()).unwrap()
         };
-        let r = files.respond(&small, get(&[])).await;
+        let r = at(&files, &small, get(&[])).await;
         assert_eq!(r.status(), 200);
         let etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
         let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
         assert_eq!(&body[..], b"0123456789");
 
-        let r = files.respond(&small, get(&[("range", "bytes=2-4")])).await;
+        let r = at(&files, &small, get(&[("range", "bytes=2-4")])).await;
         assert_eq!(r.status(), 206);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
         let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
         assert_eq!(&body[..], b"234");
 
-        let r = files
-            .respond(&small, get(&[("if-none-match", &etag)]))
-            .await;
+        let r = at(&files, &small, get(&[("if-none-match", &etag)])).await;
         assert_eq!(r.status(), 304);
-        let r = files
-            .respond(&small, get(&[("if-none-match", "\"other\"")]))
-            .await;
+        let r = at(&files, &small, get(&[("if-none-match", "\"other\"")])).await;
         assert_eq!(r.status(), 200);
-        let r = files.respond(&small, get(&[("range", "bytes=10-")])).await;
+        let r = at(&files, &small, get(&[("range", "bytes=10-")])).await;
         assert_eq!(r.status(), 416);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */10");
-        let r = files
-            .respond(
-                &small,
-                get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]),
-            )
-            .await;
+        let r = at(
+            &files,
+            &small,
+            get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]),
+        )
+        .await;
         assert_eq!(r.status(), 200);
 
         // Over the in-memory limit: streamed from disk, same semantics.
         let big = dir.path().join("big");
         std::fs::write(&big, vec![7u8; MAX_CACHED_FILE as usize + 1]).unwrap();
-        let r = files.respond(&big, get(&[("range", "bytes=0-9")])).await;
+        let r = at(&files, &big, get(&[("range", "bytes=0-9")])).await;
         assert_eq!(r.status(), 206);
         assert_eq!(
             r.headers()[header::CONTENT_RANGE],
             format!("bytes 0-9/{}", MAX_CACHED_FILE + 1).as_str()
         );
-        let r = files.respond(&dir.path().join("missing"), get(&[])).await;
+        let r = at(&files, &dir.path().join("missing"), get(&[])).await;
         assert_eq!(r.status(), 404);
-        let r = files.respond(dir.path(), get(&[])).await;
+        let r = at(&files, dir.path(), get(&[])).await;
         assert_eq!(r.status(), 404);
     }
 }

@@ -323,9 +323,6 @@ pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -
         return denied(&Denial::NotFound);
     };
     let key = format!("{}/{rest}", generation_prefix(&video.uid, generation));
-    let Some(path) = st.blobs.local_path(&key) else {
-        return denied(&Denial::NotFound);
-    };
     let filename = req
         .uri()
         .query()
@@ -336,7 +333,10 @@ pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -
         })
         .map(str::to_owned);
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut resp = st.files.respond(&path, req).await;
+    let mut resp = st
+        .files
+        .respond(&key, || st.blobs.local_path(&key), req)
+        .await;
     if resp.status() == StatusCode::NOT_FOUND {
         return denied(&Denial::NotFound);
     }
