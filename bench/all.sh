@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every SPEC §6 benchmark, one after another, each comparing Usher with its reference
+# in the same run (interleaved A/B within each): the edge against nginx secure_link,
+# RS256 against `openssl speed`, packaging against ffmpeg run by hand, server memory,
+# revocation across processes, and upload throughput against cp. Prints each table;
+# docs/performance.md holds the latest run. About 15 minutes on 2 cores.
+#
+#   bench/all.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+section() { printf '\n## %s\n\n' "$1"; }
+section "Edge: token-checked requests vs nginx secure_link"
+bench/edge-vs-nginx.sh 8 3 "64 256" 2>/dev/null
+section "Token sign/verify per core vs openssl speed rsa2048"
+crates/usher-token/bench/compare-openssl.sh 3 3 2>/dev/null | sed -n '/^median/,$p'
+section "Packaging vs ffmpeg run by hand"
+cargo run -q --release -p usher-media --example remux_vs_ffmpeg -- 5 --transcode 2>/dev/null | grep ratio
+section "Server memory"
+bench/memory.sh 1 2>/dev/null | sed -n '/^| case/,$p'
+section "Revocation reaching a second process"
+bench/revocation.sh 20 2>/dev/null | tail -1
+section "Upload over loopback vs cp"
+bench/upload-vs-cp.sh 300 3 2>/dev/null | tail -6
