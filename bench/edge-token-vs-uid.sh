@@ -8,56 +8,23 @@
 # Needs wrk (apt install wrk). On a machine with 2+ cores the server is pinned to core
 # 0 and wrk to core 1.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-8}
 reps=${2:-3}
 conns=${3:-64}
-target=${CARGO_TARGET_DIR:-$root/target}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
-
-"$root/scripts/install-deps"
-(cd "$root" && cargo build --release --quiet -p usher)
-usher="$target/release/usher"
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 pin_server=() pin_client=()
 if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_client=(taskset -c 1); fi
 
-acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
-acct_id=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
-api_token=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
-
-USHER_LOG=warn "${pin_server[@]}" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/out" && break; sleep 0.1; done
-url=$(sed -n 's/^usher listening on //p' "$work/out" | head -1)
-[ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
-api="$url/client/v4/accounts/$acct_id"
-auth=(-H "Authorization: Bearer $api_token")
-
-# 20 s of 720p at ~1.3 Mbit/s (testsrc2 overshoots a little): 6 s segments of about 1.3 MB.
-ffmpeg -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 -t 20 \
-  -c:v libx264 -preset veryfast -b:v 1300k -maxrate 1300k -bufsize 2600k -pix_fmt yuv420p \
-  -c:a aac "$work/clip.mp4"
-
-upload() { curl -sf "${auth[@]}" -F "file=@$work/clip.mp4" "$api/stream" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["uid"])'; }
-public=$(upload); private=$(upload)
-for uid in "$public" "$private"; do
-  for _ in $(seq 1 1200); do
-    state=$(curl -sf "${auth[@]}" "$api/stream/$uid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["status"]["state"])')
-    [ "$state" = ready ] && break
-    [ "$state" = error ] && { echo "packaging failed" >&2; exit 1; }
-    sleep 0.2
-  done
-done
-curl -sf "${auth[@]}" -H 'Content-Type: application/json' -d '{"requireSignedURLs":true}' "$api/stream/$private" >/dev/null
-token=$(curl -sf "${auth[@]}" -X POST "$api/stream/$private/token" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["token"])')
+bench_build
+bench_workdir token-vs-uid
+bench_account
+bench_serve usher "${pin_server[@]}"
+bench_clip "$work/clip.mp4"
+public=$(bench_upload_ready "$work/clip.mp4")
+private=$(bench_upload_ready "$work/clip.mp4")
+token=$(bench_private_token "$private")
 
 # The media segment closest to 1.3 MB, and the init segment.
 seg=$(cd "$work/data" && find . -path "*/$public/*/manifest/v0/seg_*.m4s" -printf '%s %f\n' |

@@ -12,11 +12,10 @@
 # Installs nginx-light and wrk from Debian if missing (needs root or sudo). On a machine
 # with 2+ cores both servers are pinned to core 0 and wrk to core 1.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-8}
 reps=${2:-3}
 conns_list=${3:-"64 256"}
-target=${CARGO_TARGET_DIR:-$root/target}
+. "$(dirname "$0")/lib.sh"
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -29,51 +28,20 @@ fi
 nginx -V 2>&1 | grep -q -- --with-http_secure_link_module ||
   { echo "this nginx lacks the secure_link module" >&2; exit 1; }
 
-"$root/scripts/install-deps"
-(cd "$root" && cargo build --release --quiet -p usher)
-usher="$target/release/usher"
-
-work=$(mktemp -d)
-usher_pid="" nginx_pid=""
-cleanup() {
-  [ -n "$usher_pid" ] && kill "$usher_pid" 2>/dev/null
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
-  wait 2>/dev/null; rm -rf "$work"
-}
-trap cleanup EXIT
-
 pin_server=() pin_client=() affinity=""
 if [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c 0); pin_client=(taskset -c 1); affinity="worker_cpu_affinity 01;"
 fi
 
 # --- Usher, with one private video -------------------------------------------------
-acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
-acct_id=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
-api_token=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
-USHER_LOG=warn "${pin_server[@]}" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
-usher_pid=$!
-for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/out" && break; sleep 0.1; done
-url=$(sed -n 's/^usher listening on //p' "$work/out" | head -1)
-[ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
-api="$url/client/v4/accounts/$acct_id"
-auth=(-H "Authorization: Bearer $api_token")
-
-# 20 s of 720p H.264/AAC at ~1.3 Mbit/s: 6 s segments of about 1.3 MB.
-ffmpeg -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 -t 20 \
-  -c:v libx264 -preset veryfast -b:v 1300k -maxrate 1300k -bufsize 2600k -pix_fmt yuv420p \
-  -c:a aac "$work/clip.mp4"
-uid=$(curl -sf "${auth[@]}" -F "file=@$work/clip.mp4" "$api/stream" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["uid"])')
-for _ in $(seq 1 1200); do
-  state=$(curl -sf "${auth[@]}" "$api/stream/$uid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["status"]["state"])')
-  [ "$state" = ready ] && break
-  [ "$state" = error ] && { echo "packaging failed" >&2; exit 1; }
-  sleep 0.2
-done
-curl -sf "${auth[@]}" -H 'Content-Type: application/json' -d '{"requireSignedURLs":true}' "$api/stream/$uid" >/dev/null
-token=$(curl -sf "${auth[@]}" -X POST "$api/stream/$uid/token" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["token"])')
+bench_build
+bench_workdir edge-vs-nginx
+bench_account
+bench_serve usher "${pin_server[@]}"
+usher_pid=$server_pid
+bench_clip "$work/clip.mp4"
+uid=$(bench_upload_ready "$work/clip.mp4")
+token=$(bench_private_token "$uid")
 gen=$(find "$work/data/media/videos/$uid" -mindepth 1 -maxdepth 1 -type d | head -1)
 seg=$(cd "$gen" && find manifest/v0 -name 'seg_*.m4s' -printf '%s %p\n' |
   awk '{d=$1-1300000; if (d<0) d=-d; print d, $1, $2}' | sort -n | head -1 | cut -d' ' -f3)
@@ -110,6 +78,7 @@ http {
 NGINX
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
 nginx_pid=$!
+bench_pids+=("$nginx_pid")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
 expires=$(( $(date +%s) + 86400 ))
 nginx_url() { # path -> signed nginx URL for a client at 127.0.0.1

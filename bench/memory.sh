@@ -6,31 +6,14 @@
 #
 #   bench/memory.sh [GIB (1)]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 gib=${1:-1}
-target=${CARGO_TARGET_DIR:-$root/target}
+. "$(dirname "$0")/lib.sh"
 
-"$root/scripts/install-deps"
-(cd "$root" && cargo build --release --quiet -p usher)
-usher="$target/release/usher"
-
-mkdir -p "$target"
-work=$(mktemp -d -p "$target" bench-memory.XXXXXX)
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
-export USHER_ACCOUNT USHER_TOKEN XDG_STATE_HOME="$work/state"
-USHER_ACCOUNT=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
-USHER_TOKEN=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
-USHER_LOG=warn "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/out" && break; sleep 0.1; done
-url=$(sed -n 's/^usher listening on //p' "$work/out" | head -1)
-[ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
-api="$url/client/v4/accounts/$USHER_ACCOUNT"
-auth=(-H "Authorization: Bearer $USHER_TOKEN")
+bench_build
+bench_workdir memory
+bench_account
+export USHER_ACCOUNT=$acct_id USHER_TOKEN=$api_token XDG_STATE_HOME="$work/state"
+bench_serve usher
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$server_pid/status"; }
@@ -83,7 +66,7 @@ size=$(stat -c %s "$work/big.mp4")
 before_up=$(rss)
 up_peak=$(peak_during "$work/video.json" "$usher" upload "$work/big.mp4" --server "$url" --json 2>"$work/upload.err")
 uid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uid"])' "$work/video.json")
-curl -sf "${auth[@]}" -X POST "$api/stream/$uid/downloads" >/dev/null
+bench_api POST "/stream/$uid/downloads" >/dev/null
 before_down=$(rss)
 down_peak=$(peak_during /dev/null curl -sf -o /dev/null "$url/$uid/downloads/default.mp4")
 mp4=$(find "$work/data/media/videos/$uid" -name default.mp4 -printf '%s\n' | head -1)

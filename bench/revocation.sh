@@ -7,30 +7,16 @@
 #
 #   bench/revocation.sh [TRIES (20)]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 tries=${1:-20}
-target=${CARGO_TARGET_DIR:-$root/target}
+. "$(dirname "$0")/lib.sh"
 
-"$root/scripts/install-deps"
-(cd "$root" && cargo build --release --quiet -p usher)
-usher="$target/release/usher"
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
-acct_id=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
-api_token=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
-start() { # name -> url
-  USHER_LOG=warn "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/$1.out" 2>"$work/$1.err" &
-  pids+=($!)
-  for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/$1.out" && break; sleep 0.1; done
-  sed -n 's/^usher listening on //p' "$work/$1.out" | head -1
-}
-api_url=$(start api)
-edge_url=$(start edge)
+bench_build
+bench_workdir revocation
+bench_account
+bench_serve api
+api_url=$url
+bench_serve edge
+edge_url=$url
 
 ffmpeg -v error -f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine -t 4 \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac "$work/clip.mp4"

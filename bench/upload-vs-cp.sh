@@ -5,32 +5,16 @@
 #
 #   bench/upload-vs-cp.sh [MIB (300)] [REPS (3)]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 mib=${1:-300}
 reps=${2:-3}
-target=${CARGO_TARGET_DIR:-$root/target}
+. "$(dirname "$0")/lib.sh"
 
-"$root/scripts/install-deps"
-(cd "$root" && cargo build --release --quiet -p usher)
-usher="$target/release/usher"
-
-mkdir -p "$target"
-work=$(mktemp -d -p "$target" bench-upload.XXXXXX)  # the file, its copy and the data dir on one filesystem
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
+bench_build
+bench_workdir upload  # the file, its copy and the data dir on one filesystem
 head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/file.bin"
-acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
-export USHER_ACCOUNT USHER_TOKEN XDG_STATE_HOME="$work/state"
-USHER_ACCOUNT=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
-USHER_TOKEN=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
-
-USHER_LOG=warn "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/out" && break; sleep 0.1; done
-url=$(sed -n 's/^usher listening on //p' "$work/out" | head -1)
-[ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
+bench_account
+export USHER_ACCOUNT=$acct_id USHER_TOKEN=$api_token XDG_STATE_HOME="$work/state"
+bench_serve usher
 
 secs() { python3 -c 'import sys,time; print(f"{time.monotonic():.6f}")'; }
 run_cp() { local t0 t1; t0=$(secs); cp "$work/file.bin" "$work/copy.bin"; sync "$work/copy.bin"; t1=$(secs); rm -f "$work/copy.bin"; echo "$t0 $t1"; }

@@ -1,0 +1,87 @@
+# Setup shared by the bench scripts (sourced, not run): a release build, a work dir
+# removed on exit together with every server started, an account, `usher serve`
+# processes on port 0, and a packaged private video with a token.
+#
+# After `bench_build`: $usher. After `bench_workdir NAME`: $work. After
+# `bench_account`: $acct_id, $api_token. After `bench_serve NAME [PREFIX…]`: $url and
+# $server_pid (PREFIX, e.g. `taskset -c 0`, runs the server).
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench_target=${CARGO_TARGET_DIR:-$bench_root/target}
+bench_pids=()
+
+bench_build() {
+  "$bench_root/scripts/install-deps"
+  (cd "$bench_root" && cargo build --release --quiet -p usher)
+  usher="$bench_target/release/usher"
+}
+
+# Under target/: the files a benchmark writes sit on the filesystem of the build.
+bench_workdir() {
+  mkdir -p "$bench_target"
+  work=$(mktemp -d -p "$bench_target" "bench-$1.XXXXXX")
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local p
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+
+bench_account() {
+  local acct
+  acct=$("$usher" account create --email bench@example.com --json --data-dir "$work/data")
+  acct_id=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
+  api_token=$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')
+}
+
+bench_serve() {
+  local name=$1
+  shift
+  USHER_LOG=warn "$@" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  server_pid=$!
+  bench_pids+=("$server_pid")
+  for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/$name.out" && break; sleep 0.1; done
+  url=$(sed -n 's/^usher listening on //p' "$work/$name.out" | head -1)
+  [ -n "$url" ] || { cat "$work/$name.err" >&2; exit 1; }
+}
+
+# The account's API on the server at $url, with its credentials.
+bench_api() {
+  local method=$1 path=$2
+  shift 2
+  curl -sf -X "$method" -H "Authorization: Bearer $api_token" "$@" \
+    "$url/client/v4/accounts/$acct_id$path"
+}
+
+# 20 s of 720p H.264/AAC at ~1.3 Mbit/s (6 s segments of about 1.3 MB) into FILE.
+bench_clip() {
+  ffmpeg -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 -t 20 \
+    -c:v libx264 -preset veryfast -b:v 1300k -maxrate 1300k -bufsize 2600k -pix_fmt yuv420p \
+    -c:a aac "$1"
+}
+
+# Uploads FILE, waits until it is ready, prints its uid.
+bench_upload_ready() {
+  local uid state
+  uid=$(bench_api POST /stream -F "file=@$1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["uid"])')
+  for _ in $(seq 1 1200); do
+    state=$(bench_api GET "/stream/$uid" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["status"]["state"])')
+    [ "$state" = ready ] && break
+    [ "$state" = error ] && { echo "packaging failed" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "$uid"
+}
+
+# Makes the video private and prints a token for it.
+bench_private_token() {
+  bench_api POST "/stream/$1" -H 'Content-Type: application/json' -d '{"requireSignedURLs":true}' >/dev/null
+  bench_api POST "/stream/$1/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["token"])'
+}
