@@ -198,8 +198,19 @@ async fn usher_upload_reaches_ready_and_prints_the_video() {
     );
 }
 
-#[tokio::test]
-async fn ctrl_c_then_the_same_command_resumes() {
+/// A 256 MiB `usher upload --no-wait` under way to a server on a fixed port, with bytes
+/// already staged on the server.
+struct MidUpload {
+    first: App,
+    server: App,
+    file: PathBuf,
+    base: String,
+    cli: Cli,
+    child: Child,
+    _tmp: tempfile::TempDir,
+}
+
+fn start_big_upload() -> MidUpload {
     let port = free_port();
     let first = spawn_app(&[]);
     let server = serve_on(&first.data_dir, first.account.clone(), port);
@@ -207,12 +218,33 @@ async fn ctrl_c_then_the_same_command_resumes() {
     let file = big_file(tmp.path());
     let base = format!("http://127.0.0.1:{port}");
     let cli = Cli::new();
-
     let child = cli
         .command(&server, &base, &file, &["--no-wait"])
         .spawn()
         .unwrap();
     wait_for_staged_bytes(&server.data_dir);
+    MidUpload {
+        first,
+        server,
+        file,
+        base,
+        cli,
+        child,
+        _tmp: tmp,
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_then_the_same_command_resumes() {
+    let MidUpload {
+        first,
+        server,
+        file,
+        base,
+        cli,
+        child,
+        _tmp,
+    } = start_big_upload();
     // Hold the server still so the upload is surely mid-way, then press Ctrl-C.
     signal(server.child.id(), "-STOP");
     signal(child.id(), "-INT");
@@ -242,25 +274,23 @@ async fn ctrl_c_then_the_same_command_resumes() {
 
 #[tokio::test]
 async fn a_server_restart_mid_upload_is_ridden_out() {
-    let port = free_port();
-    let first = spawn_app(&[]);
-    let mut server = serve_on(&first.data_dir, first.account.clone(), port);
-    let tmp = tempfile::tempdir().unwrap();
-    let file = big_file(tmp.path());
-    let base = format!("http://127.0.0.1:{port}");
-    let cli = Cli::new();
-
-    let child = cli
-        .command(&server, &base, &file, &["--no-wait"])
-        .spawn()
-        .unwrap();
-    wait_for_staged_bytes(&server.data_dir);
+    let MidUpload {
+        first,
+        mut server,
+        file,
+        base,
+        child,
+        _tmp,
+        ..
+    } = start_big_upload();
+    // The fixed port the upload URLs name (the server's first listener is on port 0).
+    let port = base.rsplit(':').next().unwrap().to_owned();
     signal(server.child.id(), "-STOP");
     server.child.kill().unwrap(); // SIGKILL, mid-upload
     server.child.wait().unwrap();
     let data_dir = server.data_dir.clone();
     drop(server);
-    let _again = serve_on(&data_dir, first.account.clone(), port);
+    let _again = serve_on(&data_dir, first.account.clone(), port.parse().unwrap());
 
     let out = wait_output(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
