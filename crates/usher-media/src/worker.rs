@@ -162,32 +162,43 @@ impl Worker {
             return Ok(true);
         }
         tracing::info!(kind = %job.kind, "running a job");
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             r = self.with_heartbeat(&job) => Some(r),
             _ = shutdown.cancelled() => None,
         };
         let now = now_micros();
-        match outcome {
+        let ended = match outcome {
             None => {
                 tracing::info!("shutting down: job handed back to the queue");
                 self.db.hand_back_job(&job.id, &self.cfg.name, now).await?;
                 self.back_to_queued(&job, now).await?;
+                "handed_back"
             }
             Some(Ok(())) => {
                 self.db.finish_job(&job.id, &self.cfg.name, now).await?;
                 tracing::info!("job done");
+                "done"
             }
             Some(Err(e)) => self.record_failure(&job, e).await?,
-        }
+        };
+        usher_metrics::metrics()
+            .job_seconds
+            .get_or_create(&usher_metrics::JobLabels {
+                kind: job.kind.clone(),
+                outcome: ended,
+            })
+            .observe(started.elapsed().as_secs_f64());
         Ok(true)
     }
 
-    async fn record_failure(&self, job: &Job, e: JobError) -> Result<(), StoreError> {
+    /// Records how a job failed; returns the outcome for the job metrics.
+    async fn record_failure(&self, job: &Job, e: JobError) -> Result<&'static str, StoreError> {
         let now = now_micros();
         if self.db.video_by_uid(&job.video_uid).await?.is_none() {
             // Deleted while we worked (its upload vanished under us): nothing to retry.
             self.db.finish_job(&job.id, &self.cfg.name, now).await?;
-            return Ok(());
+            return Ok("done");
         }
         let mut detail = e.to_string();
         if let JobError::Media(m) = &e
@@ -206,6 +217,7 @@ impl Worker {
             let at = now + i64::try_from(delay.as_micros()).unwrap_or(0);
             tracing::warn!(error = %detail, "job failed; will retry");
             self.requeue(job, &detail, at, now).await?;
+            Ok("retry")
         } else {
             let reason = match &e {
                 JobError::Media(m) => m.reason(),
@@ -218,8 +230,8 @@ impl Worker {
             self.db
                 .fail_job(&job.id, &self.cfg.name, &detail, now)
                 .await?;
+            Ok("failed")
         }
-        Ok(())
     }
 
     /// Puts the job back in the queue (due at `at`) and the video back to `queued`.

@@ -270,3 +270,24 @@ impl Db {
             .collect()
     }
 }
+
+impl Db {
+    /// How many jobs wait and run, by kind and state, across every process.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, CAST(COUNT(*) AS BIGINT) AS n FROM jobs \
+             WHERE state IN ('queued', 'running') GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "kind")?, get(r, "state")?, get(r, "n")?)))
+            .collect()
+    }
+
+    /// Answers when the database does: what `/readyz` asks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

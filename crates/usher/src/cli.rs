@@ -190,6 +190,34 @@ pub struct StorageArgs {
 pub enum Role {
     /// API, edge and worker in one process.
     All,
+    /// The management API and uploads (`/client/v4`, `/tus`, direct uploads).
+    Api,
+    /// Delivery: player pages, manifests, segments, downloads, thumbnails. Needs only
+    /// the database and the media store.
+    Edge,
+    /// Packaging, copies from URLs, webhooks and the reaper; serves only the health
+    /// and metrics endpoints.
+    Worker,
+}
+
+impl Role {
+    pub fn api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+    pub fn edge(self) -> bool {
+        matches!(self, Self::All | Self::Edge)
+    }
+    pub fn worker(self) -> bool {
+        matches!(self, Self::All | Self::Worker)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Api => "api",
+            Self::Edge => "edge",
+            Self::Worker => "worker",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -256,6 +284,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub copy_allow_net: Vec<IpNet>,
+    /// Networks whose clients may read `/metrics`; repeat for several.
+    #[arg(
+        long = "metrics-allow",
+        env = "USHER_METRICS_ALLOW",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub metrics_allow: Vec<IpNet>,
 }
 
 impl ServeArgs {

@@ -155,6 +155,7 @@ impl Dispatcher {
 
     /// Attempts the claimed job and records how it went.
     async fn handle(&self, job: &Job, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             o = self.attempt(job) => o?,
             _ = shutdown.cancelled() => {
@@ -163,6 +164,19 @@ impl Dispatcher {
             }
         };
         let now = now_micros();
+        let ended = match &outcome {
+            Outcome::Delivered | Outcome::Dropped(_) => "done",
+            Outcome::Refused(_) => "failed",
+            Outcome::Failed(_) if job.attempts >= MAX_DELIVERY_ATTEMPTS => "failed",
+            Outcome::Failed(_) => "retry",
+        };
+        usher_metrics::metrics()
+            .job_seconds
+            .get_or_create(&usher_metrics::JobLabels {
+                kind: job.kind.clone(),
+                outcome: ended,
+            })
+            .observe(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Delivered => {
                 tracing::info!("webhook delivered");

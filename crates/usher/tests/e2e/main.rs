@@ -12,6 +12,7 @@ mod client_ip;
 mod crash;
 mod malformed;
 mod media;
+mod ops;
 mod player;
 mod propagation;
 mod thumbnails;
