@@ -182,13 +182,7 @@ impl Worker {
             }
             Some(Err(e)) => self.record_failure(&job, e).await?,
         };
-        usher_metrics::metrics()
-            .job_seconds
-            .get_or_create(&usher_metrics::JobLabels {
-                kind: job.kind.clone(),
-                outcome: ended,
-            })
-            .observe(started.elapsed().as_secs_f64());
+        usher_metrics::job_ran(&job.kind, ended, started.elapsed());
         Ok(true)
     }
 

@@ -151,6 +151,17 @@ pub fn metrics() -> &'static Metrics {
     &METRICS
 }
 
+/// Records a job that ran for `elapsed` in this process and ended with `outcome`.
+pub fn job_ran(kind: &str, outcome: &'static str, elapsed: std::time::Duration) {
+    metrics()
+        .job_seconds
+        .get_or_create(&JobLabels {
+            kind: kind.to_owned(),
+            outcome,
+        })
+        .observe(elapsed.as_secs_f64());
+}
+
 /// `2xx` … `5xx` for a status code.
 pub fn status_class(status: u16) -> &'static str {
     match status {

@@ -170,13 +170,7 @@ impl Dispatcher {
             Outcome::Failed(_) if job.attempts >= MAX_DELIVERY_ATTEMPTS => "failed",
             Outcome::Failed(_) => "retry",
         };
-        usher_metrics::metrics()
-            .job_seconds
-            .get_or_create(&usher_metrics::JobLabels {
-                kind: job.kind.clone(),
-                outcome: ended,
-            })
-            .observe(started.elapsed().as_secs_f64());
+        usher_metrics::job_ran(&job.kind, ended, started.elapsed());
         match outcome {
             Outcome::Delivered => {
                 tracing::info!("webhook delivered");
