@@ -246,6 +246,11 @@ pub struct ServeArgs {
     /// Base of the absolute URLs Usher hands out (default: http:// + the first listen address).
     #[arg(long, env = "USHER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Base of the delivery URLs the API puts in video objects (playback, thumbnails,
+    /// downloads, embed code) when the edges answer on another address than the API
+    /// (default: the public URL).
+    #[arg(long, env = "USHER_EDGE_URL")]
+    pub edge_url: Option<String>,
     /// Seconds of clock difference tolerated on token exp/nbf.
     #[arg(long, env = "USHER_CLOCK_SKEW", default_value_t = 30)]
     pub clock_skew: u32,

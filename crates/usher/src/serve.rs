@@ -45,6 +45,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
     };
 
+    let edge_url = args.edge_url.as_deref().map_or_else(
+        || public_url.clone(),
+        |u| u.trim_end_matches('/').to_owned(),
+    );
     let role = args.role;
     let shutdown = CancellationToken::new();
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
@@ -67,6 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.blobs.clone(),
             ApiConfig {
                 public_url: public_url.clone(),
+                edge_url: edge_url.clone(),
                 max_upload_bytes: args.max_upload_bytes,
                 max_video_bytes: args.max_video_bytes,
                 staging_dir: staging_dir.clone(),
@@ -106,7 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 scratch.clone(),
             )));
         }
-        edge.public_origin = RequestOrigin::parse(&public_url);
+        edge.public_origin = RequestOrigin::parse(&edge_url);
         edge.files = Arc::new(usher_edge::files::Files::new(
             args.media_cache_mib.saturating_mul(1 << 20),
         ));
@@ -164,7 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             tools,
             &scratch,
             &staging_dir,
-            &public_url,
+            &edge_url,
             &shutdown,
             &mut tasks,
         )
@@ -208,7 +213,7 @@ async fn start_workers(
     tools: &Arc<Tools>,
     scratch: &std::path::Path,
     staging_dir: &std::path::Path,
-    public_url: &str,
+    edge_url: &str,
     shutdown: &CancellationToken,
     tasks: &mut Tasks,
 ) -> anyhow::Result<()> {
@@ -249,7 +254,7 @@ async fn start_workers(
         client,
         DispatcherConfig::new(
             format!("{}-webhooks", liveness::this_process()),
-            public_url.to_owned(),
+            edge_url.to_owned(),
         ),
     );
     let stop = shutdown.clone();

@@ -30,7 +30,17 @@ async fn each_role_serves_only_its_part_and_reports_its_health() {
     let manifest = |app: &App| format!("{}/{uid}/manifest/video.m3u8", app.url);
     let listing = |app: &App| app.api("/stream");
 
-    let api = start(&all.data_dir, all.account.clone(), &["--role", "api"]);
+    let api = start(
+        &all.data_dir,
+        all.account.clone(),
+        &["--role", "api", "--edge-url", "https://media.example/"],
+    );
+    let v = api.video(&uid).await;
+    assert_eq!(
+        v["playback"]["hls"],
+        format!("https://media.example/{uid}/manifest/video.m3u8"),
+        "delivery URLs name the edges: {v}"
+    );
     let edge = start(&all.data_dir, all.account.clone(), &["--role", "edge"]);
     let worker = start(&all.data_dir, all.account.clone(), &["--role", "worker"]);
 
