@@ -25,8 +25,8 @@ use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
 pub const LEASE: Duration = Duration::from_secs(60);
-/// How often a running job's lease is renewed (well inside `LEASE`).
-const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Renewals per lease: a worker may miss a few before another claims its job.
+const HEARTBEATS_PER_LEASE: u32 = 4;
 /// How long an idle worker waits before looking for work again.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Attempts before a job whose failures look transient is given up on.
@@ -47,6 +47,9 @@ pub struct WorkerConfig {
     pub copy_policy: AddressPolicy,
     /// Largest file a copy job fetches, in bytes.
     pub max_video_bytes: u64,
+    /// How long a claimed job stays this worker's without a renewal: after a crash on
+    /// another machine, the wait before some other worker takes the job over.
+    pub lease: Duration,
 }
 
 impl WorkerConfig {
@@ -57,6 +60,7 @@ impl WorkerConfig {
             poll_interval: POLL_INTERVAL,
             copy_policy: AddressPolicy::public_only(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            lease: LEASE,
         }
     }
 }
@@ -132,7 +136,7 @@ impl Worker {
     }
 
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, StoreError> {
-        let lease = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+        let lease = i64::try_from(self.cfg.lease.as_micros()).unwrap_or(i64::MAX);
         let Some(job) = self
             .db
             .claim_job(
@@ -251,13 +255,13 @@ impl Worker {
     async fn with_heartbeat(&self, job: &Job) -> Result<(), JobError> {
         let work = self.run_job(job);
         tokio::pin!(work);
-        let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut beat = tokio::time::interval(self.cfg.lease / HEARTBEATS_PER_LEASE);
         beat.tick().await;
         loop {
             tokio::select! {
                 r = &mut work => return r,
                 _ = beat.tick() => {
-                    let until = now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(0);
+                    let until = now_micros() + i64::try_from(self.cfg.lease.as_micros()).unwrap_or(0);
                     if !self.db.renew_lease(&job.id, &self.cfg.name, until).await? {
                         tracing::warn!("lost the job's lease; abandoning it");
                         return Err(JobError::Refused(ErrorReason::Unknown));

@@ -289,6 +289,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub copy_allow_net: Vec<IpNet>,
+    /// Seconds a worker holds a job without renewing it; a job of a worker that died on
+    /// another machine is taken over after this long (on this machine, at once).
+    #[arg(long, env = "USHER_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    pub job_lease_secs: u64,
     /// Networks whose clients may read `/metrics`; repeat for several.
     #[arg(
         long = "metrics-allow",
