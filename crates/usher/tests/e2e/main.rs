@@ -15,6 +15,8 @@ mod media;
 mod ops;
 mod player;
 mod propagation;
+mod scale_out;
+mod services;
 mod thumbnails;
 
 use std::path::PathBuf;
