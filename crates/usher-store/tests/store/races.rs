@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use usher_core::time_fmt::now_micros;
 use usher_core::{Video, VideoId, VideoState};
-use usher_store::{Db, PACKAGE_JOB, StoreError, UploadClaim, VideoEdit};
+use usher_store::{
+    Db, DbOptions, PACKAGE_JOB, StoreError, UploadClaim, VideoEdit, WEBHOOK_JOB, WebhookRecord,
+};
 
 use crate::{Fixture, account, key, video};
 
@@ -167,10 +169,66 @@ async fn concurrent_key_creation_respects_the_limit(f: &Fixture) {
     assert_eq!(f.db.user_keys(&a).await.unwrap().len(), 3);
 }
 
+/// A pool of one connection serves every operation: none holds a connection while it
+/// waits for a second one (which would hang a small pool under load).
+async fn one_connection_is_enough_for_every_operation(f: &Fixture) {
+    let zero = DbOptions {
+        max_connections: Some(0),
+        ..DbOptions::default()
+    };
+    assert!(matches!(
+        Db::connect_with(&f.db_url, &zero).await,
+        Err(StoreError::Config(_))
+    ));
+    let one = DbOptions {
+        max_connections: Some(1),
+        acquire_timeout: std::time::Duration::from_secs(5),
+    };
+    let db = Db::connect_with(&f.db_url, &one).await.unwrap();
+    let a = account(&db).await;
+    db.put_webhook(&WebhookRecord {
+        account_id: a.clone(),
+        notification_url: "http://hook.example/".into(),
+        secret: "s".into(),
+        modified: 1,
+    })
+    .await
+    .unwrap();
+    db.insert_key(&key(&a), 5).await.unwrap();
+    let uid = video(&db, &a, 1, "x").await;
+    let edit = VideoEdit {
+        require_signed_urls: Some(true),
+        ..VideoEdit::default()
+    };
+    db.edit_video(&a, &uid, &edit, 2).await.unwrap().unwrap();
+    let job = db
+        .claim_job(&[PACKAGE_JOB], "w", 60_000_000, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        db.transition(&uid, &[VideoState::Queued], VideoState::InProgress, 4)
+            .await
+            .unwrap()
+    );
+    assert_eq!(db.mark_ready(&uid, "g1", 5).await.unwrap(), Some(None));
+    db.finish_job(&job.id, "w", 5).await.unwrap();
+    let hook = db
+        .claim_job(&[WEBHOOK_JOB], "d", 60_000_000, 6)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hook.video_uid, uid);
+    assert!(db.poll_access_version().await.unwrap());
+    assert!(db.delete_video(&a, &uid).await.unwrap().is_some());
+    db.close().await;
+}
+
 conformance!(
     processes_starting_together_on_a_fresh_database_all_migrate_it,
     concurrent_claimers_never_share_a_job,
     one_upload_url_is_claimed_by_one_request,
     concurrent_edits_of_different_settings_all_stick,
     concurrent_key_creation_respects_the_limit,
+    one_connection_is_enough_for_every_operation,
 );
