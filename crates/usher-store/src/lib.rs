@@ -20,8 +20,8 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
-pub use blobs::{BlobWriter, Blobs};
-pub use db::Db;
+pub use blobs::{BlobWriter, Blobs, PART_SIZE};
+pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
 pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
