@@ -14,6 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Result, StoreError};
 
+mod read;
+pub use read::{BlobMeta, BlobRead, READ_WINDOW};
+
 /// Bytes buffered per part before it is handed to the store.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight at once per writer; together with `PART_SIZE` this bounds the memory
@@ -32,8 +35,13 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    /// Opens `file://PATH` (absolute or relative, created if missing).
+    /// Opens `file://PATH` (absolute or relative, created if missing) or
+    /// `s3://BUCKET[/PREFIX]` (endpoint and credentials from the standard `AWS_*`
+    /// variables, path-style, so any S3-compatible server works).
     pub fn open(media_url: &str) -> Result<Self> {
+        if let Some(rest) = media_url.strip_prefix("s3://") {
+            return open_s3(rest);
+        }
         let Some(path) = media_url.strip_prefix("file://") else {
             return Err(StoreError::Config(format!(
                 "unsupported media URL {media_url:?}: expected file://PATH"
@@ -108,10 +116,16 @@ impl Blobs {
         Ok(n)
     }
 
-    /// Streams a blob into a local file; returns its size.
+    /// Streams a blob into a local file, window by window (see [`read`]); returns its
+    /// size.
     pub async fn download_to(&self, key: &str, file: &FsPath) -> Result<u64> {
-        let got = self.store.get(&Path::parse(key).map_err(path_err)?).await?;
-        let mut stream = got.into_stream();
+        let Some(read) = self.get_range(key, None).await? else {
+            return Err(StoreError::Blob(object_store::Error::NotFound {
+                path: key.to_owned(),
+                source: "no such blob".into(),
+            }));
+        };
+        let mut stream = read.stream;
         let mut out = tokio::fs::File::create(file).await?;
         let mut n = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -183,6 +197,26 @@ impl Blobs {
         }
         Ok(keys.len())
     }
+}
+
+fn open_s3(bucket_and_prefix: &str) -> Result<Blobs> {
+    let (bucket, prefix) = bucket_and_prefix
+        .split_once('/')
+        .unwrap_or((bucket_and_prefix, ""));
+    let s3 = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_virtual_hosted_style_request(false)
+        .build()?;
+    let prefix = prefix.trim_matches('/');
+    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+        Arc::new(s3)
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(
+            s3,
+            Path::parse(prefix).map_err(path_err)?,
+        ))
+    };
+    Ok(Blobs::from_store(store))
 }
 
 /// Walks `dir` for `#`-named staging files older than `older_than` and removes them.

@@ -20,7 +20,7 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
-pub use blobs::{BlobWriter, Blobs};
+pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, READ_WINDOW};
 pub use db::Db;
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
