@@ -14,6 +14,7 @@ mod malformed;
 mod media;
 mod player;
 mod propagation;
+mod s3_media;
 mod thumbnails;
 
 use std::path::PathBuf;
