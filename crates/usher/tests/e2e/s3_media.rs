@@ -51,7 +51,8 @@ async fn check_file(http: &reqwest::Client, url: &str, stored: &[u8], content_ty
     let body = r.bytes().await.unwrap();
     assert!(body == stored, "{url}: body differs from the stored blob");
 
-    let (start, end) = (stored.len() / 3, stored.len() / 3 + 999);
+    let start = stored.len() / 3;
+    let end = (start + 999).min(stored.len() - 1);
     let r = http
         .get(url)
         .header("range", format!("bytes={start}-{end}"))
@@ -98,7 +99,9 @@ async fn stored(blobs: &Blobs, key: &str, dir: &Path) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_video_on_s3_is_packaged_and_served_from_the_store_for_a_token() {
     let Some(base) = s3_url() else { return };
-    let media_url = format!("{base}/e2e-{}", usher_core::ids::random_hex_id());
+    // Short: s3s-fs keeps each multipart upload's metadata in a file named by the
+    // base64 of its key, and names over 255 bytes fail.
+    let media_url = format!("{base}/{}", &usher_core::ids::random_hex_id()[..8]);
     let app = spawn_app(&["--media-url", &media_url]);
     let tmp = tempfile::tempdir().unwrap();
     // Padded to a constant 24 Mb/s, so the MP4 (~12 MB) is over the edge's in-memory
@@ -118,10 +121,9 @@ async fn a_video_on_s3_is_packaged_and_served_from_the_store_for_a_token() {
     ]);
     let src = clip(tmp.path(), "s3.mp4", "640x360", 4, &codecs);
     let uid = app.upload_ready(&src).await;
-    assert!(
-        !app.data_dir.join("media").exists(),
-        "nothing is written to local media"
-    );
+    for local in ["media/uploads", "media/videos"] {
+        assert!(!app.data_dir.join(local).exists(), "{local} is not used");
+    }
 
     app.edit(&uid, json!({"requireSignedURLs": true})).await;
     app.post(&format!("/stream/{uid}/downloads"), json!({}))
@@ -142,7 +144,7 @@ async fn a_video_on_s3_is_packaged_and_served_from_the_store_for_a_token() {
         ("manifest/v0/index.m3u8", "application/vnd.apple.mpegurl"),
         ("manifest/v0/init.mp4", "video/mp4"),
         ("manifest/v0/seg_00001.m4s", "video/mp4"),
-        ("manifest/a0/seg_00000.m4s", "video/mp4"),
+        ("manifest/a0/seg_00002.m4s", "video/mp4"),
         ("downloads/default.mp4", "video/mp4"),
     ] {
         let bytes = stored(&blobs, &format!("{prefix}/{rest}"), tmp.path()).await;
