@@ -170,8 +170,8 @@ impl Files {
             }
         };
         let key = key.to_owned();
-        // Headers are gone by now: a failure mid-body can only cut the response short,
-        // which the viewer sees against Content-Length.
+        // By the time a later window fails the headers are sent: the response can only
+        // be cut short, which the viewer sees against Content-Length.
         let stream = read.stream.inspect_err(move |e| {
             tracing::warn!(error = %e, key, "streaming a published file from the store failed");
         });
