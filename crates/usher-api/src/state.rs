@@ -14,8 +14,11 @@ use crate::rate_limit::RateLimiter;
 /// Settings of the management API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// Base of the absolute URLs in video objects (`playback`, `thumbnail`, `preview`).
+    /// Base of the URLs clients send uploads to (tus `Location`, direct `uploadURL`).
     pub public_url: String,
+    /// Base of the delivery URLs in video objects (`playback`, `thumbnail`, `preview`,
+    /// downloads, embed code): the edges, which may sit behind another host name.
+    pub edge_url: String,
     /// Largest basic (multipart) upload, in bytes.
     pub max_upload_bytes: u64,
     /// `POST …/token` calls allowed per account per minute.
@@ -35,6 +38,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             public_url: "http://127.0.0.1:8787".into(),
+            edge_url: "http://127.0.0.1:8787".into(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
             max_signing_keys: MAX_SIGNING_KEYS,

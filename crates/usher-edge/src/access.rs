@@ -80,6 +80,20 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// A stable name for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Errored => "errored",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::RuleBlocked => "rule_blocked",
+            Self::OriginDenied => "origin_denied",
+            Self::DownloadDenied => "download_denied",
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound => 404,

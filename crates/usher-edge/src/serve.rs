@@ -102,6 +102,10 @@ fn content_type(path: &str) -> &'static str {
 }
 
 pub fn denied(d: &Denial) -> Response {
+    usher_metrics::metrics()
+        .denials
+        .get_or_create(&usher_metrics::ReasonLabels { reason: d.label() })
+        .inc();
     let status = StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN);
     (
         status,
@@ -243,9 +247,12 @@ async fn load_key(st: &EdgeState, kid: &KeyId, epoch: u64) -> Result<Arc<LiveKey
 
 /// A token's verified claims: from the cache, or checked against its key now.
 async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedToken>, Denial> {
+    let metrics = usher_metrics::metrics();
     if let Some(t) = st.cache.token(id, epoch) {
+        metrics.token_cache_hits.inc();
         return Ok(t);
     }
+    metrics.token_cache_misses.inc();
     let token = UnverifiedToken::parse(id).map_err(|_| Denial::NotFound)?;
     let kid: KeyId = token
         .kid()

@@ -25,8 +25,8 @@ use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
 pub const LEASE: Duration = Duration::from_secs(60);
-/// How often a running job's lease is renewed (well inside `LEASE`).
-const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Renewals per lease: a worker may miss a few before another claims its job.
+const HEARTBEATS_PER_LEASE: u32 = 4;
 /// How long an idle worker waits before looking for work again.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Attempts before a job whose failures look transient is given up on.
@@ -47,6 +47,9 @@ pub struct WorkerConfig {
     pub copy_policy: AddressPolicy,
     /// Largest file a copy job fetches, in bytes.
     pub max_video_bytes: u64,
+    /// How long a claimed job stays this worker's without a renewal: after a crash on
+    /// another machine, the wait before some other worker takes the job over.
+    pub lease: Duration,
 }
 
 impl WorkerConfig {
@@ -57,6 +60,7 @@ impl WorkerConfig {
             poll_interval: POLL_INTERVAL,
             copy_policy: AddressPolicy::public_only(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            lease: LEASE,
         }
     }
 }
@@ -132,7 +136,7 @@ impl Worker {
     }
 
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, StoreError> {
-        let lease = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+        let lease = i64::try_from(self.cfg.lease.as_micros()).unwrap_or(i64::MAX);
         let Some(job) = self
             .db
             .claim_job(
@@ -162,32 +166,37 @@ impl Worker {
             return Ok(true);
         }
         tracing::info!(kind = %job.kind, "running a job");
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             r = self.with_heartbeat(&job) => Some(r),
             _ = shutdown.cancelled() => None,
         };
         let now = now_micros();
-        match outcome {
+        let ended = match outcome {
             None => {
                 tracing::info!("shutting down: job handed back to the queue");
                 self.db.hand_back_job(&job.id, &self.cfg.name, now).await?;
                 self.back_to_queued(&job, now).await?;
+                "handed_back"
             }
             Some(Ok(())) => {
                 self.db.finish_job(&job.id, &self.cfg.name, now).await?;
                 tracing::info!("job done");
+                "done"
             }
             Some(Err(e)) => self.record_failure(&job, e).await?,
-        }
+        };
+        usher_metrics::job_ran(&job.kind, ended, started.elapsed());
         Ok(true)
     }
 
-    async fn record_failure(&self, job: &Job, e: JobError) -> Result<(), StoreError> {
+    /// Records how a job failed; returns the outcome for the job metrics.
+    async fn record_failure(&self, job: &Job, e: JobError) -> Result<&'static str, StoreError> {
         let now = now_micros();
         if self.db.video_by_uid(&job.video_uid).await?.is_none() {
             // Deleted while we worked (its upload vanished under us): nothing to retry.
             self.db.finish_job(&job.id, &self.cfg.name, now).await?;
-            return Ok(());
+            return Ok("done");
         }
         let mut detail = e.to_string();
         if let JobError::Media(m) = &e
@@ -206,6 +215,7 @@ impl Worker {
             let at = now + i64::try_from(delay.as_micros()).unwrap_or(0);
             tracing::warn!(error = %detail, "job failed; will retry");
             self.requeue(job, &detail, at, now).await?;
+            Ok("retry")
         } else {
             let reason = match &e {
                 JobError::Media(m) => m.reason(),
@@ -218,8 +228,8 @@ impl Worker {
             self.db
                 .fail_job(&job.id, &self.cfg.name, &detail, now)
                 .await?;
+            Ok("failed")
         }
-        Ok(())
     }
 
     /// Puts the job back in the queue (due at `at`) and the video back to `queued`.
@@ -245,13 +255,13 @@ impl Worker {
     async fn with_heartbeat(&self, job: &Job) -> Result<(), JobError> {
         let work = self.run_job(job);
         tokio::pin!(work);
-        let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut beat = tokio::time::interval(self.cfg.lease / HEARTBEATS_PER_LEASE);
         beat.tick().await;
         loop {
             tokio::select! {
                 r = &mut work => return r,
                 _ = beat.tick() => {
-                    let until = now_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(0);
+                    let until = now_micros() + i64::try_from(self.cfg.lease.as_micros()).unwrap_or(0);
                     if !self.db.renew_lease(&job.id, &self.cfg.name, until).await? {
                         tracing::warn!("lost the job's lease; abandoning it");
                         return Err(JobError::Refused(ErrorReason::Unknown));

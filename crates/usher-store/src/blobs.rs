@@ -1,14 +1,16 @@
-//! Media blobs behind one interface: `object_store` on the local filesystem today, any
-//! S3-compatible store through the same calls later. Writes stream in bounded chunks
-//! and become visible only when finished, so a crash never exposes a partial blob.
+//! Media blobs behind one interface: `object_store` on the local filesystem or on any
+//! S3-compatible store, through the same calls. Writes stream in bounded chunks and
+//! become visible only when finished, so a crash never exposes a partial blob.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -17,13 +19,60 @@ use crate::error::{Result, StoreError};
 mod read;
 pub use read::{BlobMeta, BlobRead, READ_WINDOW};
 
-/// Bytes buffered per part before it is handed to the store.
+/// Bytes buffered per part before it is handed to the store. Also above S3's 5 MiB
+/// minimum for every part but the last.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight at once per writer; together with `PART_SIZE` this bounds the memory
 /// one upload can use.
 const PARTS_IN_FLIGHT: usize = 2;
 /// Read size when streaming a local file into the store.
 const COPY_CHUNK: usize = 1024 * 1024;
+
+/// Where the media lives, as `--media-url` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MediaUrl<'a> {
+    /// `file://PATH`, absolute or relative.
+    File(&'a str),
+    /// `s3://BUCKET[/PREFIX]`: every key is stored under `PREFIX/`.
+    S3 { bucket: &'a str, prefix: &'a str },
+}
+
+impl<'a> MediaUrl<'a> {
+    fn parse(url: &'a str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return Ok(Self::File(path));
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(StoreError::Config(format!(
+                "unsupported media URL {url:?}: expected file://PATH or s3://BUCKET[/PREFIX]"
+            )));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StoreError::Config(format!(
+                "media URL {url:?} names no bucket: expected s3://BUCKET[/PREFIX]"
+            )));
+        }
+        // S3 bucket names: lowercase letters, digits, dots and hyphens. Anything else
+        // (a query, credentials, a port) is a mistake better reported here than as a
+        // signature error from the server.
+        if !bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        {
+            return Err(StoreError::Config(format!(
+                "media URL {url:?}: {bucket:?} is not a valid bucket name"
+            )));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            Path::parse(prefix).map_err(|e| {
+                StoreError::Config(format!("media URL {url:?}: invalid prefix: {e}"))
+            })?;
+        }
+        Ok(Self::S3 { bucket, prefix })
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Blobs {
@@ -36,17 +85,18 @@ pub struct Blobs {
 
 impl Blobs {
     /// Opens `file://PATH` (absolute or relative, created if missing) or
-    /// `s3://BUCKET[/PREFIX]` (endpoint and credentials from the standard `AWS_*`
-    /// variables, path-style, so any S3-compatible server works).
+    /// `s3://BUCKET[/PREFIX]`. For S3 the endpoint, region and credentials come from the
+    /// standard environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for a plain-http endpoint), and
+    /// requests are path-style so that any S3-compatible server works.
     pub fn open(media_url: &str) -> Result<Self> {
-        if let Some(rest) = media_url.strip_prefix("s3://") {
-            return open_s3(rest);
+        match MediaUrl::parse(media_url)? {
+            MediaUrl::File(path) => Self::open_local(path),
+            MediaUrl::S3 { bucket, prefix } => Self::open_s3(bucket, prefix),
         }
-        let Some(path) = media_url.strip_prefix("file://") else {
-            return Err(StoreError::Config(format!(
-                "unsupported media URL {media_url:?}: expected file://PATH"
-            )));
-        };
+    }
+
+    fn open_local(path: &str) -> Result<Self> {
         std::fs::create_dir_all(path)?;
         let root = std::fs::canonicalize(path)?;
         let fs = Arc::new(LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true));
@@ -57,7 +107,25 @@ impl Blobs {
         })
     }
 
-    /// Where the blob lives on disk, when the store is the local filesystem.
+    fn open_s3(bucket: &str, prefix: &str) -> Result<Self> {
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_virtual_hosted_style_request(false)
+            .build()?;
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, Path::parse(prefix).map_err(path_err)?))
+        };
+        Ok(Self {
+            store,
+            local: None,
+            local_root: None,
+        })
+    }
+
+    /// Where the blob lives on disk, when the store is the local filesystem; `None` on
+    /// S3, where it has to be read through the store.
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
         let fs = self.local.as_ref()?;
         fs.path_to_filesystem(&Path::parse(key).ok()?).ok()
@@ -98,7 +166,7 @@ impl Blobs {
 
     /// Moves a local file into the store; returns its size. On the local filesystem this
     /// is a rename (one atomic step, no copy) when both are on one filesystem; otherwise
-    /// the file is streamed in and then removed.
+    /// (another filesystem, or S3) the file is streamed in and then removed.
     pub async fn put_file_moving(&self, key: &str, file: &FsPath) -> Result<u64> {
         let size = tokio::fs::metadata(file).await?.len();
         if let Some(dest) = self.local_path(key) {
@@ -171,7 +239,8 @@ impl Blobs {
     /// process died (`kill -9`, power loss), once untouched for `older_than`; returns how
     /// many. On the local filesystem these are `<key>#<n>` files beside the blob (a live
     /// writer keeps its own fresh, and a process that stops cleanly removes its own).
-    /// Other stores expire unfinished multipart uploads by their own lifecycle rules.
+    /// S3 stores expire unfinished multipart uploads by their own lifecycle rules
+    /// (`AbortIncompleteMultipartUpload`), so there this does nothing.
     pub async fn remove_abandoned_staging(&self, older_than: std::time::Duration) -> Result<usize> {
         let Some(root) = self.local_root.clone() else {
             return Ok(0);
@@ -182,41 +251,26 @@ impl Blobs {
         Ok(removed)
     }
 
-    /// Deletes every key under `prefix`; returns how many.
+    /// Deletes every key under `prefix`; returns how many. S3 deletes them in batches
+    /// (one request per thousand keys) rather than one request each.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
-        let keys = self.list(prefix).await?;
-        for key in &keys {
-            match self
-                .store
-                .delete(&Path::parse(key).map_err(path_err)?)
-                .await
-            {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        let prefix = Path::parse(prefix).map_err(path_err)?;
+        let keys = self
+            .store
+            .list(Some(&prefix))
+            .map(|meta| meta.map(|m| m.location));
+        let mut deleted = self.store.delete_stream(keys.boxed());
+        let mut n = 0;
+        while let Some(done) = deleted.next().await {
+            match done {
+                Ok(_) => n += 1,
+                // Deleted by someone else between the listing and the delete.
+                Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(keys.len())
+        Ok(n)
     }
-}
-
-fn open_s3(bucket_and_prefix: &str) -> Result<Blobs> {
-    let (bucket, prefix) = bucket_and_prefix
-        .split_once('/')
-        .unwrap_or((bucket_and_prefix, ""));
-    let s3 = object_store::aws::AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_virtual_hosted_style_request(false)
-        .build()?;
-    let prefix = prefix.trim_matches('/');
-    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-        Arc::new(s3)
-    } else {
-        Arc::new(object_store::prefix::PrefixStore::new(
-            s3,
-            Path::parse(prefix).map_err(path_err)?,
-        ))
-    };
-    Ok(Blobs::from_store(store))
 }
 
 /// Walks `dir` for `#`-named staging files older than `older_than` and removes them.
@@ -257,7 +311,8 @@ fn path_err(e: object_store::path::Error) -> StoreError {
 }
 
 /// A blob being written. Nothing is visible under its key until `finish`; dropping it
-/// without finishing leaves only a staging file that `abort` (or the store) removes.
+/// without finishing leaves only a staging file (on S3, an unfinished multipart upload)
+/// that `abort`, the reaper or the store's lifecycle rules remove.
 pub struct BlobWriter {
     inner: WriteMultipart,
     written: u64,
@@ -285,5 +340,61 @@ impl BlobWriter {
         if let Err(e) = self.inner.abort().await {
             tracing::warn!(error = %e, "could not clean up an unfinished blob");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::MediaUrl;
+    use crate::error::StoreError;
+
+    #[test]
+    fn media_urls_name_a_directory_or_a_bucket_and_prefix() {
+        assert_eq!(
+            MediaUrl::parse("file:///var/media").unwrap(),
+            MediaUrl::File("/var/media")
+        );
+        assert_eq!(
+            MediaUrl::parse("file://data/media").unwrap(),
+            MediaUrl::File("data/media")
+        );
+        for (url, bucket, prefix) in [
+            ("s3://media", "media", ""),
+            ("s3://media/", "media", ""),
+            ("s3://media/usher", "media", "usher"),
+            ("s3://my.media-1/a/b/", "my.media-1", "a/b"),
+        ] {
+            assert_eq!(
+                MediaUrl::parse(url).unwrap(),
+                MediaUrl::S3 { bucket, prefix },
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_media_urls_are_configuration_errors() {
+        for url in [
+            "s3://",
+            "s3:///prefix",
+            "s3://Media",
+            "s3://media?region=x",
+            "s3://key:secret@media",
+            "s3://media/../up",
+            "s3://media/a//b",
+            "gs://media",
+            "/var/media",
+        ] {
+            match MediaUrl::parse(url) {
+                Err(StoreError::Config(msg)) => assert!(msg.contains(url), "{msg}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        let Err(StoreError::Config(msg)) = MediaUrl::parse("s3:///x") else {
+            panic!("no bucket accepted");
+        };
+        assert!(msg.contains("names no bucket"), "{msg}");
     }
 }

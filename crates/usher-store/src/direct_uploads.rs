@@ -60,10 +60,17 @@ impl Db {
         if expires <= now {
             return Ok(UploadClaim::Expired);
         }
-        sqlx::query("UPDATE direct_uploads SET state = 'receiving' WHERE uid = $1")
-            .bind(&uid)
-            .execute(&mut *tx)
-            .await?;
+        // Conditional: on PostgreSQL two requests may both have read `open`; the one
+        // whose update finds it no longer open lost the race.
+        let claimed = sqlx::query(
+            "UPDATE direct_uploads SET state = 'receiving' WHERE uid = $1 AND state = 'open'",
+        )
+        .bind(&uid)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(UploadClaim::Used);
+        }
         tx.commit().await?;
         Ok(uid
             .parse()

@@ -105,8 +105,10 @@ impl Db {
     /// Claims the oldest runnable job (queued and due, or running with an expired lease)
     /// of one of `kinds`: each kind has its own runner (the media worker packages, the
     /// webhook dispatcher delivers), so a slow one never holds up the others.
-    /// The outer `WHERE` repeats the eligibility test so that, where two claimers race for
-    /// the same row, the loser's update matches nothing once the winner has committed.
+    /// On PostgreSQL the row choice locks the row and skips rows that other claimers hold,
+    /// so concurrent claimers take different jobs. The outer `WHERE` repeats the
+    /// eligibility test so that, should two claimers still race for one row, the loser's
+    /// update matches nothing once the winner has committed.
     pub async fn claim_job(
         &self,
         kinds: &[&str],
@@ -129,8 +131,9 @@ impl Db {
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'running', worker = $1, lease_until = $2, \
              attempts = attempts + 1, updated = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE {eligible} ORDER BY created, id LIMIT 1) \
-             AND {eligible} RETURNING id, video_uid, kind, attempts"
+             WHERE id = (SELECT id FROM jobs WHERE {eligible} ORDER BY created, id LIMIT 1{skip}) \
+             AND {eligible} RETURNING id, video_uid, kind, attempts",
+            skip = self.skip_locked(),
         )))
         .bind(worker)
         .bind(now.saturating_add(lease))
@@ -268,5 +271,26 @@ impl Db {
                 })
             })
             .collect()
+    }
+}
+
+impl Db {
+    /// How many jobs wait and run, by kind and state, across every process.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, CAST(COUNT(*) AS BIGINT) AS n FROM jobs \
+             WHERE state IN ('queued', 'running') GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "kind")?, get(r, "state")?, get(r, "n")?)))
+            .collect()
+    }
+
+    /// Answers when the database does: what `/readyz` asks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }

@@ -73,6 +73,15 @@ impl Db {
     pub async fn insert_key(&self, k: &KeyRecord, limit: usize) -> Result<()> {
         let mut tx = self.write_tx().await?;
         if k.kind == KeyKind::User {
+            // Two inserts racing on PostgreSQL could both count below the limit; locking
+            // the account row makes them count one after the other.
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT id FROM accounts WHERE id = $1{}",
+                self.lock_read()
+            )))
+            .bind(k.account_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
             let live: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM signing_keys \
                  WHERE account_id = $1 AND kind = 'user' AND revoked_at IS NULL",

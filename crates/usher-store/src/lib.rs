@@ -20,8 +20,8 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
-pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, READ_WINDOW};
-pub use db::Db;
+pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
+pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
 pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};

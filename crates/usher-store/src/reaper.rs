@@ -88,8 +88,11 @@ impl Db {
     /// Deletes the video if it is still due at `now`, re-checked inside the transaction.
     async fn delete_video_if_due(&self, uid: &VideoId, now: Micros) -> Result<Option<Video>> {
         let mut tx = self.write_tx().await?;
+        // Locked, so an edit that moves `scheduledDeletion` either commits first (and the
+        // video is no longer due) or waits for the deletion.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $3 AND {DUE}"
+            "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $3 AND {DUE}{}",
+            self.lock_read()
         )))
         .bind(now)
         .bind(now.saturating_sub(grace_micros()))

@@ -154,14 +154,18 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-/// The account's video, read inside `tx` (so the caller's update sees the same row).
+/// The account's video, read and locked inside `tx`, so that the caller's update is
+/// computed from the row as it stays until the commit (an edit racing another edit
+/// would otherwise write back the other's fields as they were before it).
 pub(crate) async fn owned_in(
+    db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     account: &AccountId,
     uid: &VideoId,
 ) -> Result<Option<Video>> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2"
+        "SELECT {SELECT_COLUMNS} FROM videos WHERE uid = $1 AND account_id = $2{}",
+        db.lock_read()
     )))
     .bind(uid.as_str())
     .bind(account.as_str())
@@ -356,7 +360,7 @@ impl Db {
         now: Micros,
     ) -> Result<Option<Video>> {
         let mut tx = self.write_tx().await?;
-        let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
+        let Some(mut v) = owned_in(self, &mut tx, account, uid).await? else {
             return Ok(None);
         };
         edit.apply_to(&mut v);
@@ -388,7 +392,7 @@ impl Db {
     /// can remove its blobs (see [`crate::delete_video_and_media`], which does both).
     pub async fn delete_video(&self, account: &AccountId, uid: &VideoId) -> Result<Option<Video>> {
         let mut tx = self.write_tx().await?;
-        let Some(v) = owned_in(&mut tx, account, uid).await? else {
+        let Some(v) = owned_in(self, &mut tx, account, uid).await? else {
             return Ok(None);
         };
         self.delete_in(tx, uid).await?;
@@ -437,7 +441,7 @@ impl Db {
         now: Micros,
     ) -> Result<Option<Video>> {
         let mut tx = self.write_tx().await?;
-        let Some(mut v) = owned_in(&mut tx, account, uid).await? else {
+        let Some(mut v) = owned_in(self, &mut tx, account, uid).await? else {
             return Ok(None);
         };
         let q = if enabled {
@@ -530,9 +534,12 @@ impl Db {
         now: Micros,
     ) -> Result<Option<Option<String>>> {
         let mut tx = self.write_tx().await?;
-        let old: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT media_generation FROM videos WHERE uid = $1 AND state = 'inprogress'",
-        )
+        // Locked: a second worker finishing the same video (its lease had run out) must
+        // see it ready and publish nothing, not replace this generation unseen.
+        let old: Option<Option<String>> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT media_generation FROM videos WHERE uid = $1 AND state = 'inprogress'{}",
+            self.lock_read()
+        )))
         .bind(uid.as_str())
         .fetch_optional(&mut *tx)
         .await?;

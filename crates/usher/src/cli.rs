@@ -190,6 +190,34 @@ pub struct StorageArgs {
 pub enum Role {
     /// API, edge and worker in one process.
     All,
+    /// The management API and uploads (`/client/v4`, `/tus`, direct uploads).
+    Api,
+    /// Delivery: player pages, manifests, segments, downloads, thumbnails. Needs only
+    /// the database and the media store.
+    Edge,
+    /// Packaging, copies from URLs, webhooks and the reaper; serves only the health
+    /// and metrics endpoints.
+    Worker,
+}
+
+impl Role {
+    pub fn api(self) -> bool {
+        matches!(self, Self::All | Self::Api)
+    }
+    pub fn edge(self) -> bool {
+        matches!(self, Self::All | Self::Edge)
+    }
+    pub fn worker(self) -> bool {
+        matches!(self, Self::All | Self::Worker)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Api => "api",
+            Self::Edge => "edge",
+            Self::Worker => "worker",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,6 +246,11 @@ pub struct ServeArgs {
     /// Base of the absolute URLs Usher hands out (default: http:// + the first listen address).
     #[arg(long, env = "USHER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Base of the delivery URLs the API puts in video objects (playback, thumbnails,
+    /// downloads, embed code) when the edges answer on another address than the API
+    /// (default: the public URL).
+    #[arg(long, env = "USHER_EDGE_URL")]
+    pub edge_url: Option<String>,
     /// Seconds of clock difference tolerated on token exp/nbf.
     #[arg(long, env = "USHER_CLOCK_SKEW", default_value_t = 30)]
     pub clock_skew: u32,
@@ -256,6 +289,18 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub copy_allow_net: Vec<IpNet>,
+    /// Seconds a worker holds a job without renewing it; a job of a worker that died on
+    /// another machine is taken over after this long (on this machine, at once).
+    #[arg(long, env = "USHER_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    pub job_lease_secs: u64,
+    /// Networks whose clients may read `/metrics`; repeat for several.
+    #[arg(
+        long = "metrics-allow",
+        env = "USHER_METRICS_ALLOW",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub metrics_allow: Vec<IpNet>,
 }
 
 impl ServeArgs {

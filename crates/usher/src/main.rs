@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod geoip;
 mod liveness;
+mod ops;
 mod scratch;
 mod serve;
 mod storage;
@@ -15,14 +16,29 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{AccountCommand, Cli, Command, KeysCommand, TokenCommand, VideoCommand};
 
+/// Logs go to stderr, filtered by `USHER_LOG` (default `info`); `USHER_LOG_FORMAT=json`
+/// writes one JSON object per line, with the request span (id, method, route) in each,
+/// for log shippers.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = EnvFilter::try_from_env("USHER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("USHER_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("USHER_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,

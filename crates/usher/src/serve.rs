@@ -21,7 +21,7 @@ use usher_media::Tools;
 use usher_media::worker::{Worker, WorkerConfig};
 
 use crate::cli::ServeArgs;
-use crate::{geoip, liveness, scratch, storage};
+use crate::{geoip, liveness, ops, scratch, storage};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let geoip = geoip::open(args.geoip.as_deref())?;
@@ -45,54 +45,95 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
     };
 
-    let mut edge = usher_edge::EdgeState::new(
-        stores.db.clone(),
-        stores.blobs.clone(),
-        i64::from(args.clock_skew),
-        Clients::new(args.trusted_proxy.clone(), Some(geoip)),
+    let edge_url = args.edge_url.as_deref().map_or_else(
+        || public_url.clone(),
+        |u| u.trim_end_matches('/').to_owned(),
     );
-    let tools = Arc::new(Tools::from_env().context("finding ffmpeg and ffprobe")?);
+    let role = args.role;
+    let shutdown = CancellationToken::new();
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
     // Resumable uploads in flight; shared by every process on this data dir.
     let staging_dir = stores.scratch.join("tus");
-    edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
-        tools.clone(),
-        scratch.clone(),
-    )));
-    edge.public_origin = RequestOrigin::parse(&public_url);
-    edge.files = Arc::new(usher_edge::files::Files::new(
-        args.media_cache_mib.saturating_mul(1 << 20),
-    ));
-    let shutdown = CancellationToken::new();
-    let poller = usher_edge::cache::spawn_poller(stores.db.clone(), shutdown.clone());
+    // The API never runs ffmpeg; the edge makes thumbnails, the worker packages.
+    let tools = if role.edge() || role.worker() {
+        Some(Arc::new(
+            Tools::from_env().context("finding ffmpeg and ffprobe")?,
+        ))
+    } else {
+        None
+    };
 
-    let api_state = ApiState::new(
-        stores.db.clone(),
-        stores.blobs.clone(),
-        ApiConfig {
-            public_url: public_url.clone(),
-            max_upload_bytes: args.max_upload_bytes,
-            max_video_bytes: args.max_video_bytes,
-            staging_dir: staging_dir.clone(),
-            token_requests_per_minute: args.token_rate_limit,
-            copy_policy: args.copy_policy(),
-            ..ApiConfig::default()
-        },
-    );
-    let api = usher_api::router(api_state.clone());
-    let app = Router::new()
-        .nest("/client/v4", api)
-        .route("/client/v4", axum::routing::any(usher_api::no_route))
-        .route("/client/v4/", axum::routing::any(usher_api::no_route))
-        // `nest` flattens the API's routes, so its fallback does not shadow the edge's
-        // `/{id}/{*rest}`: claim every other API path explicitly.
-        .route(
+    let mut app = Router::new();
+    let mut poller = None;
+    if role.api() {
+        let api_state = ApiState::new(
+            stores.db.clone(),
+            stores.blobs.clone(),
+            ApiConfig {
+                public_url: public_url.clone(),
+                edge_url: edge_url.clone(),
+                max_upload_bytes: args.max_upload_bytes,
+                max_video_bytes: args.max_video_bytes,
+                staging_dir: staging_dir.clone(),
+                token_requests_per_minute: args.token_rate_limit,
+                copy_policy: args.copy_policy(),
+                ..ApiConfig::default()
+            },
+        );
+        app = app
+            .nest("/client/v4", usher_api::router(api_state.clone()))
+            .route("/client/v4", axum::routing::any(usher_api::no_route))
+            .route("/client/v4/", axum::routing::any(usher_api::no_route))
+            // `nest` flattens the API's routes, so its fallback does not shadow the edge's
+            // `/{id}/{*rest}`: claim every other API path explicitly.
+            .route(
+                "/client/v4/{*rest}",
+                axum::routing::any(usher_api::no_route),
+            )
+            .merge(usher_api::upload_router(api_state));
+    } else {
+        // An API client pointed at the wrong role gets the API's own error envelope.
+        app = app.route(
             "/client/v4/{*rest}",
             axum::routing::any(usher_api::no_route),
-        )
-        .merge(usher_api::upload_router(api_state))
-        .merge(usher_edge::router(edge))
-        .layer(TraceLayer::new_for_http());
+        );
+    }
+    if role.edge() {
+        let mut edge = usher_edge::EdgeState::new(
+            stores.db.clone(),
+            stores.blobs.clone(),
+            i64::from(args.clock_skew),
+            Clients::new(args.trusted_proxy.clone(), Some(geoip)),
+        );
+        if let Some(tools) = &tools {
+            edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
+                tools.clone(),
+                scratch.clone(),
+            )));
+        }
+        edge.public_origin = RequestOrigin::parse(&edge_url);
+        edge.files = Arc::new(usher_edge::files::Files::new(
+            args.media_cache_mib.saturating_mul(1 << 20),
+        ));
+        // Revocations and policy edits made by any process reach this edge's caches.
+        poller = Some(usher_edge::cache::spawn_poller(
+            stores.db.clone(),
+            shutdown.clone(),
+        ));
+        app = app.merge(usher_edge::router(edge));
+    } else {
+        app = app.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found\n") });
+    }
+    let app = app
+        .merge(ops::router(ops::Ops {
+            db: stores.db.clone(),
+            blobs: stores.blobs.clone(),
+            draining: shutdown.clone(),
+            role: role.name(),
+            metrics_allow: args.metrics_allow.clone(),
+        }))
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(ops::observe));
 
     tokio::spawn(on_signal(shutdown.clone()));
 
@@ -121,6 +162,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     std::io::stdout().flush()?;
 
+    if let (true, Some(tools)) = (role.worker(), &tools) {
+        start_workers(
+            &args,
+            &stores,
+            tools,
+            &scratch,
+            &staging_dir,
+            &edge_url,
+            &shutdown,
+            &mut tasks,
+        )
+        .await?;
+    }
+    if role.api() && !role.worker() {
+        // Abandoned resumable uploads are staged on this machine: sweep them here.
+        start_reaper(&args, &stores, &staging_dir, &shutdown, &mut tasks);
+    }
+    tracing::info!(role = role.name(), "started");
+
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.context("server task panicked").and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = ?e, "stopping");
+            shutdown.cancel();
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    if let Some(p) = poller {
+        p.abort();
+    }
+    stores.db.close().await;
+    if let Err(e) = std::fs::remove_dir_all(&scratch) {
+        tracing::debug!(error = %e, "could not remove this process's scratch space");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+type Tasks = tokio::task::JoinSet<anyhow::Result<()>>;
+
+/// The media workers, the webhook dispatcher and the reaper.
+#[allow(clippy::too_many_arguments)]
+async fn start_workers(
+    args: &ServeArgs,
+    stores: &storage::Stores,
+    tools: &Arc<Tools>,
+    scratch: &std::path::Path,
+    staging_dir: &std::path::Path,
+    edge_url: &str,
+    shutdown: &CancellationToken,
+    tasks: &mut Tasks,
+) -> anyhow::Result<()> {
     // Jobs held by workers of a process on this host that died (kill -9, OOM) need not
     // wait out their lease.
     match usher_media::worker::release_jobs_of(&stores.db, liveness::is_dead_here).await {
@@ -136,7 +232,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             WorkerConfig {
                 copy_policy: args.copy_policy(),
                 max_video_bytes: args.max_video_bytes,
-                ..WorkerConfig::new(format!("{}-{n}", liveness::this_process()), scratch.clone())
+                lease: Duration::from_secs(args.job_lease_secs),
+                ..WorkerConfig::new(
+                    format!("{}-{n}", liveness::this_process()),
+                    scratch.to_path_buf(),
+                )
             },
         );
         let stop = shutdown.clone();
@@ -153,7 +253,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dispatcher = Dispatcher::new(
         stores.db.clone(),
         client,
-        DispatcherConfig::new(format!("{}-webhooks", liveness::this_process()), public_url),
+        DispatcherConfig::new(
+            format!("{}-webhooks", liveness::this_process()),
+            edge_url.to_owned(),
+        ),
     );
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -161,10 +264,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Ok(())
     });
 
+    start_reaper(args, stores, staging_dir, shutdown, tasks);
+    Ok(())
+}
+
+fn start_reaper(
+    args: &ServeArgs,
+    stores: &storage::Stores,
+    staging_dir: &std::path::Path,
+    shutdown: &CancellationToken,
+    tasks: &mut Tasks,
+) {
     let reaper = usher_store::Reaper::new(
         stores.db.clone(),
         stores.blobs.clone(),
-        usher_store::Staging::new(staging_dir.clone()),
+        usher_store::Staging::new(staging_dir.to_path_buf()),
     );
     let interval = Duration::from_secs(args.reaper_interval_secs);
     let stop = shutdown.clone();
@@ -172,25 +286,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         reaper.run(interval, stop).await;
         Ok(())
     });
-
-    let mut result = Ok(());
-    while let Some(joined) = tasks.join_next().await {
-        let outcome = joined.context("server task panicked").and_then(|r| r);
-        if let Err(e) = outcome {
-            tracing::error!(error = ?e, "stopping");
-            shutdown.cancel();
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    poller.abort();
-    stores.db.close().await;
-    if let Err(e) = std::fs::remove_dir_all(&scratch) {
-        tracing::debug!(error = %e, "could not remove this process's scratch space");
-    }
-    tracing::info!("stopped");
-    result
 }
 
 async fn on_signal(shutdown: CancellationToken) {

@@ -61,7 +61,7 @@ pub async fn create(
         video.creator = Some(c.to_owned());
     }
     st.db.insert_copy(&video, &url).await?;
-    Ok(ok(render::video(&video, &st.config.public_url)))
+    Ok(ok(render::video(&video, &st.config.edge_url)))
 }
 
 fn url_error(e: FetchError) -> ApiError {

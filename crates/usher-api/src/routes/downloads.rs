@@ -45,7 +45,7 @@ pub async fn create(
     Path((_, uid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = set(&st, &auth, &uid, true).await?;
-    Ok(ok(render(&v, &st.config.public_url)))
+    Ok(ok(render(&v, &st.config.edge_url)))
 }
 
 pub async fn get(
@@ -54,7 +54,7 @@ pub async fn get(
     Path((_, uid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = owned(&st, &auth, &uid).await?;
-    Ok(ok(render(&v, &st.config.public_url)))
+    Ok(ok(render(&v, &st.config.edge_url)))
 }
 
 pub async fn delete(

@@ -53,7 +53,7 @@ pub async fn create(
         cleanup(&st, &key, true).await;
         return Err(e.into());
     }
-    Ok(ok(render::video(&video, &st.config.public_url)))
+    Ok(ok(render::video(&video, &st.config.edge_url)))
 }
 
 /// Streams the `file` field of a multipart body into the blob `key`; returns its size

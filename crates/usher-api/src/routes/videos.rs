@@ -44,7 +44,7 @@ pub async fn get(
     Path((_, uid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let v = owned(&st, &auth, &uid).await?;
-    Ok(ok(render::video(&v, &st.config.public_url)))
+    Ok(ok(render::video(&v, &st.config.edge_url)))
 }
 
 pub async fn embed(
@@ -55,7 +55,7 @@ pub async fn embed(
     let v = owned(&st, &auth, &uid).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render::embed_html(&v, &st.config.public_url),
+        render::embed_html(&v, &st.config.edge_url),
     )
         .into_response())
 }
@@ -113,7 +113,7 @@ pub async fn list(
     let items = page
         .videos
         .iter()
-        .map(|v| render::video(v, &st.config.public_url))
+        .map(|v| render::video(v, &st.config.edge_url))
         .collect();
     Ok(ok_list(items, page.total))
 }
@@ -206,7 +206,7 @@ pub async fn edit(
         .edit_video(&auth.account, &uid, &edit, now_micros())
         .await?
         .ok_or(ApiError::NotFound("Video not found"))?;
-    Ok(ok(render::video(&v, &st.config.public_url)))
+    Ok(ok(render::video(&v, &st.config.edge_url)))
 }
 
 pub async fn delete(

@@ -43,15 +43,15 @@ pub struct DispatcherConfig {
     /// Unique among everything claiming jobs from the database (host, pid).
     pub name: String,
     /// Base of the absolute URLs in the video object (as the API renders them).
-    pub public_url: String,
+    pub edge_url: String,
     pub poll_interval: Duration,
 }
 
 impl DispatcherConfig {
-    pub fn new(name: String, public_url: String) -> Self {
+    pub fn new(name: String, edge_url: String) -> Self {
         Self {
             name,
-            public_url,
+            edge_url,
             poll_interval: POLL_INTERVAL,
         }
     }
@@ -155,6 +155,7 @@ impl Dispatcher {
 
     /// Attempts the claimed job and records how it went.
     async fn handle(&self, job: &Job, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             o = self.attempt(job) => o?,
             _ = shutdown.cancelled() => {
@@ -163,6 +164,13 @@ impl Dispatcher {
             }
         };
         let now = now_micros();
+        let ended = match &outcome {
+            Outcome::Delivered | Outcome::Dropped(_) => "done",
+            Outcome::Refused(_) => "failed",
+            Outcome::Failed(_) if job.attempts >= MAX_DELIVERY_ATTEMPTS => "failed",
+            Outcome::Failed(_) => "retry",
+        };
+        usher_metrics::job_ran(&job.kind, ended, started.elapsed());
         match outcome {
             Outcome::Delivered => {
                 tracing::info!("webhook delivered");
@@ -200,7 +208,7 @@ impl Dispatcher {
         let Some(hook) = self.db.webhook(&video.account_id).await? else {
             return Ok(Outcome::Dropped("the account has no webhook any more"));
         };
-        let body = serde_json::to_vec(&render::video(&video, &self.cfg.public_url))
+        let body = serde_json::to_vec(&render::video(&video, &self.cfg.edge_url))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sig = signature::sign(&hook.secret, now_secs(), &body);
         let request = match self.client.post(&hook.notification_url) {

@@ -1,89 +1,30 @@
 //! Store conformance: the metadata database and blob store behave as the API, edge and
-//! workers rely on. Runs on SQLite + local files (the embedded defaults).
+//! workers rely on. Every test runs on SQLite + local files (the embedded defaults) and
+//! on PostgreSQL + S3 (the scaled-out backends, started by scripts/test-services).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bytes::Bytes;
 use usher_core::time_fmt::now_micros;
-use usher_core::{AccountId, ErrorReason, KeyId, Video, VideoId, VideoState};
-use usher_store::{
-    AccountRecord, Blobs, COPY_JOB, Db, JobState, KeyKind, KeyRecord, NewJob, PACKAGE_JOB,
-    StoreError, VideoEdit, VideoFilter,
-};
+use usher_core::{ErrorReason, Video, VideoId, VideoState};
+use usher_store::{COPY_JOB, Db, JobState, PACKAGE_JOB, StoreError, VideoEdit, VideoFilter};
 
+#[macro_use]
+mod support;
+
+mod blobs;
+mod races;
 mod reaper;
 mod webhooks;
 
-pub(crate) struct Fixture {
-    _dir: tempfile::TempDir,
-    pub(crate) db: Db,
-    pub(crate) blobs: Blobs,
-    pub(crate) root: std::path::PathBuf,
+pub(crate) use support::{Backend, Fixture, account, key, video};
+
+async fn migrations_are_idempotent_across_processes(f: &Fixture) {
+    let (a, b) = tokio::join!(Db::connect(&f.db_url), Db::connect(&f.db_url));
+    a.unwrap().close().await;
+    b.unwrap().close().await;
 }
 
-pub(crate) async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/usher.db", dir.path().display()))
-        .await
-        .unwrap();
-    let root = dir.path().join("media");
-    let blobs = Blobs::open(&format!("file://{}", root.display())).unwrap();
-    Fixture {
-        _dir: dir,
-        db,
-        blobs,
-        root,
-    }
-}
-
-pub(crate) async fn account(db: &Db) -> AccountId {
-    let id = AccountId::generate();
-    db.insert_account(&AccountRecord {
-        id: id.clone(),
-        email: "a@example.com".into(),
-        api_token_hash: "t".into(),
-        api_key_hash: "k".into(),
-        created: now_micros(),
-    })
-    .await
-    .unwrap();
-    id
-}
-
-pub(crate) async fn video(db: &Db, acct: &AccountId, created: i64, name: &str) -> VideoId {
-    let uid = VideoId::generate();
-    let mut v = Video::new(uid.clone(), acct.clone(), VideoState::Queued, created);
-    v.meta.insert("name".into(), name.into());
-    db.insert_video(&v, Some(NewJob { kind: PACKAGE_JOB }))
-        .await
-        .unwrap();
-    uid
-}
-
-fn key(acct: &AccountId) -> KeyRecord {
-    KeyRecord {
-        id: KeyId::generate(),
-        account_id: acct.clone(),
-        kind: KeyKind::User,
-        public_key: "cHVi".into(),
-        private_key: None,
-        created: now_micros(),
-        revoked_at: None,
-    }
-}
-
-#[tokio::test]
-async fn migrations_are_idempotent_across_processes() {
-    let f = fixture().await;
-    let url = format!("sqlite://{}/usher.db", f._dir.path().display());
-    let (a, b) = tokio::join!(Db::connect(&url), Db::connect(&url));
-    a.unwrap();
-    b.unwrap();
-}
-
-#[tokio::test]
-async fn key_limit_and_revocation_are_per_account() {
-    let f = fixture().await;
+async fn key_limit_and_revocation_are_per_account(f: &Fixture) {
     let a = account(&f.db).await;
     let b = account(&f.db).await;
     let k1 = key(&a);
@@ -105,9 +46,7 @@ async fn key_limit_and_revocation_are_per_account() {
     f.db.insert_key(&key(&a), 2).await.unwrap();
 }
 
-#[tokio::test]
-async fn videos_are_scoped_to_their_account() {
-    let f = fixture().await;
+async fn videos_are_scoped_to_their_account(f: &Fixture) {
     let a = account(&f.db).await;
     let b = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "cat").await;
@@ -140,9 +79,7 @@ async fn videos_are_scoped_to_their_account() {
     );
 }
 
-#[tokio::test]
-async fn list_filters_order_and_counts() {
-    let f = fixture().await;
+async fn list_filters_order_and_counts(f: &Fixture) {
     let a = account(&f.db).await;
     let old = video(&f.db, &a, 100, "Holiday 100%").await;
     let mid = video(&f.db, &a, 200, "holiday_b").await;
@@ -239,9 +176,7 @@ async fn list_filters_order_and_counts() {
     );
 }
 
-#[tokio::test]
-async fn lifecycle_guards_hold_in_the_database() {
-    let f = fixture().await;
+async fn lifecycle_guards_hold_in_the_database(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "x").await;
     // Not a legal move from queued.
@@ -276,9 +211,7 @@ async fn lifecycle_guards_hold_in_the_database() {
     );
 }
 
-#[tokio::test]
-async fn a_job_is_claimed_by_exactly_one_worker() {
-    let f = fixture().await;
+async fn a_job_is_claimed_by_exactly_one_worker(f: &Fixture) {
     let a = account(&f.db).await;
     for i in 0..5 {
         video(&f.db, &a, i, "x").await;
@@ -306,9 +239,7 @@ async fn a_job_is_claimed_by_exactly_one_worker() {
     );
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
-    let f = fixture().await;
+async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "x").await;
     let job =
@@ -357,9 +288,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it() {
     );
 }
 
-#[tokio::test]
-async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attempt() {
-    let f = fixture().await;
+async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attempt(f: &Fixture) {
     let a = account(&f.db).await;
     video(&f.db, &a, 1, "x").await;
     let job =
@@ -397,9 +326,7 @@ async fn a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attem
     assert_eq!(third.attempts, 2);
 }
 
-#[tokio::test]
-async fn deleting_a_video_removes_its_jobs() {
-    let f = fixture().await;
+async fn deleting_a_video_removes_its_jobs(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "x").await;
     assert!(f.db.delete_video(&a, &uid).await.unwrap().is_some());
@@ -412,9 +339,7 @@ async fn deleting_a_video_removes_its_jobs() {
     );
 }
 
-#[tokio::test]
-async fn a_copy_downloads_then_queues_exactly_one_package_job() {
-    let f = fixture().await;
+async fn a_copy_downloads_then_queues_exactly_one_package_job(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = VideoId::generate();
     let v = Video::new(uid.clone(), a.clone(), VideoState::Downloading, 10);
@@ -453,9 +378,7 @@ async fn a_copy_downloads_then_queues_exactly_one_package_job() {
     assert_eq!(next.kind, PACKAGE_JOB);
 }
 
-#[tokio::test]
-async fn deleting_a_copied_video_removes_its_source_and_completion_fails() {
-    let f = fixture().await;
+async fn deleting_a_copied_video_removes_its_source_and_completion_fails(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = VideoId::generate();
     let v = Video::new(uid.clone(), a.clone(), VideoState::Downloading, 10);
@@ -468,71 +391,11 @@ async fn deleting_a_copied_video_removes_its_source_and_completion_fails() {
     assert!(f.db.jobs_for_video(&uid).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn blobs_stream_in_and_only_finished_writes_appear() {
-    let f = fixture().await;
-    let mut w = f.blobs.writer("uploads/x/original").await.unwrap();
-    for _ in 0..3 {
-        w.write(Bytes::from(vec![7u8; 5 * 1024 * 1024]))
-            .await
-            .unwrap();
-    }
-    assert!(
-        !f.blobs.exists("uploads/x/original").await.unwrap(),
-        "invisible until finished"
-    );
-    assert_eq!(w.finish().await.unwrap(), 15 * 1024 * 1024);
-    let path = f.blobs.local_path("uploads/x/original").unwrap();
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), 15 * 1024 * 1024);
-
-    let mut w = f.blobs.writer("uploads/y/original").await.unwrap();
-    w.write(Bytes::from_static(b"partial")).await.unwrap();
-    w.abort().await;
-    assert!(!f.blobs.exists("uploads/y/original").await.unwrap());
-
-    let copy = f._dir.path().join("copy");
-    assert_eq!(
-        f.blobs
-            .download_to("uploads/x/original", &copy)
-            .await
-            .unwrap(),
-        15 * 1024 * 1024
-    );
-    f.blobs
-        .put_file("videos/v/g1/manifest/a.m3u8", &copy)
-        .await
-        .unwrap();
-    f.blobs
-        .put_file("videos/v/g2/manifest/a.m3u8", &copy)
-        .await
-        .unwrap();
-    let mut dirs = f.blobs.list_dirs("videos/v").await.unwrap();
-    dirs.sort();
-    assert_eq!(dirs, vec!["videos/v/g1", "videos/v/g2"]);
-    assert_eq!(f.blobs.delete_prefix("videos/v").await.unwrap(), 2);
-    assert!(f.blobs.list("videos").await.unwrap().is_empty());
-    assert!(f.root.exists());
-}
-
-#[tokio::test]
-async fn blob_keys_cannot_escape_the_store() {
-    let f = fixture().await;
-    assert!(f.blobs.writer("../escape").await.is_err());
-    assert!(f.blobs.local_path("../../etc/passwd").is_none());
-}
-
 /// Read-then-write transactions racing plain writes, from two processes' worth of
 /// connections: none fails (SQLite's deferred transactions would, with code 517), and
 /// every change that can alter an edge decision moves the access epoch.
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_writers_never_fail_and_access_changes_move_the_epoch() {
-    let f = fixture().await;
-    let other = Db::connect(&format!(
-        "sqlite://{}",
-        f.root.parent().unwrap().join("usher.db").display()
-    ))
-    .await
-    .unwrap();
+async fn concurrent_writers_never_fail_and_access_changes_move_the_epoch(f: &Fixture) {
+    let other = Db::connect(&f.db_url).await.unwrap();
     let acct = account(&f.db).await;
     let uid = video(&f.db, &acct, 1, "race").await;
 
@@ -563,3 +426,18 @@ async fn concurrent_writers_never_fail_and_access_changes_move_the_epoch() {
     assert!(other.access_epoch() > before.1);
     assert!(!other.poll_access_version().await.unwrap(), "nothing new");
 }
+
+conformance!(
+    migrations_are_idempotent_across_processes,
+    key_limit_and_revocation_are_per_account,
+    videos_are_scoped_to_their_account,
+    list_filters_order_and_counts,
+    lifecycle_guards_hold_in_the_database,
+    a_job_is_claimed_by_exactly_one_worker,
+    an_expired_lease_is_claimed_again_and_the_old_holder_loses_it,
+    a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attempt,
+    deleting_a_video_removes_its_jobs,
+    a_copy_downloads_then_queues_exactly_one_package_job,
+    deleting_a_copied_video_removes_its_source_and_completion_fails,
+    concurrent_writers_never_fail_and_access_changes_move_the_epoch,
+);

@@ -4,7 +4,7 @@ use usher_core::time_fmt::now_micros;
 use usher_core::{AccountId, ErrorReason, VideoState};
 use usher_store::{JobState, PACKAGE_JOB, WEBHOOK_JOB, WebhookRecord};
 
-use crate::{account, fixture, video};
+use crate::{Fixture, account, video};
 
 fn hook(acct: &AccountId, url: &str) -> WebhookRecord {
     WebhookRecord {
@@ -15,9 +15,7 @@ fn hook(acct: &AccountId, url: &str) -> WebhookRecord {
     }
 }
 
-#[tokio::test]
-async fn one_webhook_per_account_replaced_and_deleted() {
-    let f = fixture().await;
+async fn one_webhook_per_account_replaced_and_deleted(f: &Fixture) {
     let (a, b) = (account(&f.db).await, account(&f.db).await);
     assert_eq!(f.db.webhook(&a).await.unwrap(), None);
     f.db.put_webhook(&hook(&a, "http://one.example/"))
@@ -36,9 +34,7 @@ async fn one_webhook_per_account_replaced_and_deleted() {
     assert_eq!(f.db.webhook(&a).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn outcomes_enqueue_a_notification_only_for_subscribed_accounts() {
-    let f = fixture().await;
+async fn outcomes_enqueue_a_notification_only_for_subscribed_accounts(f: &Fixture) {
     let (a, b) = (account(&f.db).await, account(&f.db).await);
     f.db.put_webhook(&hook(&a, "http://hook.example/"))
         .await
@@ -80,9 +76,7 @@ async fn outcomes_enqueue_a_notification_only_for_subscribed_accounts() {
     assert_eq!(f.db.jobs_for_video(&ready).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn each_runner_claims_only_its_own_kinds() {
-    let f = fixture().await;
+async fn each_runner_claims_only_its_own_kinds(f: &Fixture) {
     let a = account(&f.db).await;
     f.db.put_webhook(&hook(&a, "http://hook.example/"))
         .await
@@ -140,3 +134,9 @@ async fn each_runner_claims_only_its_own_kinds() {
             .collect();
     assert_eq!(states, [JobState::Running, JobState::Done]);
 }
+
+conformance!(
+    one_webhook_per_account_replaced_and_deleted,
+    outcomes_enqueue_a_notification_only_for_subscribed_accounts,
+    each_runner_claims_only_its_own_kinds,
+);

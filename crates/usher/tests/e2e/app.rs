@@ -21,6 +21,11 @@ pub struct Account {
 }
 
 pub fn create_account(data_dir: &Path, email: &str) -> Account {
+    create_account_with(data_dir, email, &[])
+}
+
+/// `usher account create` with storage flags (`--database-url`, `--media-url`).
+pub fn create_account_with(data_dir: &Path, email: &str, extra: &[&str]) -> Account {
     let out = Command::new(BIN)
         .args([
             "account",
@@ -31,6 +36,7 @@ pub fn create_account(data_dir: &Path, email: &str) -> Account {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(extra)
         .output()
         .expect("run usher account create");
     assert!(

@@ -12,9 +12,12 @@ mod client_ip;
 mod crash;
 mod malformed;
 mod media;
+mod ops;
 mod player;
 mod propagation;
 mod s3_media;
+mod scale_out;
+mod services;
 mod thumbnails;
 
 use std::path::PathBuf;

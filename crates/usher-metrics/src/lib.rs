@@ -1,0 +1,215 @@
+//! The process's Prometheus metrics: one registry, shared by the API, the edge and the
+//! workers, rendered at `/metrics` in the text exposition format.
+//!
+//! Instruments are process-wide statics so that a hot path records with one hash lookup
+//! and an atomic add, without threading a handle through every layer. Label values are
+//! `&'static str` chosen by the code (route templates, denial reasons, job kinds), never
+//! taken from a request, so the number of series stays bounded.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The content type Prometheus expects from a text scrape.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The matched route template (`/client/v4/accounts/{account_id}/stream`), or
+    /// `unmatched`.
+    pub route: String,
+    pub method: &'static str,
+    /// The status class: `2xx`, `3xx`, `4xx`, `5xx`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub kind: String,
+    /// `done`, `retry`, `failed` or `handed_back`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub kind: String,
+    /// `queued` or `running`.
+    pub state: String,
+}
+
+type Seconds = Family<RouteLabels, Histogram, fn() -> Histogram>;
+type JobSeconds = Family<JobLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Seconds,
+    pub denials: Family<ReasonLabels, Counter>,
+    /// Resolved once: a token lookup is on every edge request.
+    pub token_cache_hits: Counter,
+    pub token_cache_misses: Counter,
+    pub job_seconds: JobSeconds,
+    /// Set from the database just before each scrape: the queue is shared by every
+    /// process, so any of them reports the same depth.
+    pub queue_depth: Family<QueueLabels, Gauge>,
+}
+
+fn request_histogram() -> Histogram {
+    // 100 µs … ~13 s: edge hits sit at the bottom, uploads at the top.
+    Histogram::new(exponential_buckets(0.0001, 4.0, 9))
+}
+
+fn job_histogram() -> Histogram {
+    // 50 ms … ~14 min: a remux of a short clip up to a long transcode.
+    Histogram::new(exponential_buckets(0.05, 3.0, 10))
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("usher");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status class",
+            requests.clone(),
+        );
+        let request_seconds: Seconds = Family::new_with_constructor(request_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by route",
+            request_seconds.clone(),
+        );
+        let denials = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "edge_denials",
+            "Edge requests refused, by reason",
+            denials.clone(),
+        );
+        let token_cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "edge_token_cache_lookups",
+            "Verified-token cache lookups by the edge, by hit or miss",
+            token_cache.clone(),
+        );
+        let job_seconds: JobSeconds = Family::new_with_constructor(job_histogram);
+        registry.register(
+            "job_duration_seconds",
+            "Time a job ran in this process, by kind and outcome",
+            job_seconds.clone(),
+        );
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "jobs",
+            "Jobs waiting or running across all processes, by kind and state",
+            queue_depth.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            denials,
+            token_cache_hits: token_cache.get_or_create_owned(&CacheLabels { result: "hit" }),
+            token_cache_misses: token_cache.get_or_create_owned(&CacheLabels { result: "miss" }),
+            job_seconds,
+            queue_depth,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// This process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+/// Records a job that ran for `elapsed` in this process and ended with `outcome`.
+pub fn job_ran(kind: &str, outcome: &'static str, elapsed: std::time::Duration) {
+    metrics()
+        .job_seconds
+        .get_or_create(&JobLabels {
+            kind: kind.to_owned(),
+            outcome,
+        })
+        .observe(elapsed.as_secs_f64());
+}
+
+/// `2xx` … `5xx` for a status code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_values_appear_in_the_exposition() {
+        let m = metrics();
+        m.denials
+            .get_or_create(&ReasonLabels { reason: "expired" })
+            .inc();
+        m.token_cache_hits.inc_by(3);
+        m.queue_depth
+            .get_or_create(&QueueLabels {
+                kind: "package".into(),
+                state: "queued".into(),
+            })
+            .set(7);
+        let text = m.render();
+        assert!(
+            text.contains("usher_edge_denials_total{reason=\"expired\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("usher_edge_token_cache_lookups_total{result=\"hit\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("usher_jobs{kind=\"package\",state=\"queued\"} 7"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class(204), "2xx");
+        assert_eq!(status_class(404), "4xx");
+        assert_eq!(status_class(503), "5xx");
+    }
+}
