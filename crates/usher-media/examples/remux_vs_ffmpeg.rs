@@ -1,4 +1,4 @@
-//! SPEC §6 packaging bar, measured: `package()` remuxing a 10 s 1280x720 H.264/AAC clip
+//! SPEC §6 packaging bar, measured: `package()` remuxing a 20 s 1280x720 H.264/AAC clip
 //! versus ffmpeg's own `-c copy -f hls` of the same file, median of N runs each,
 //! interleaved so that machine noise hits both alike. A third column runs package()'s
 //! exact ffmpeg command line by hand, which splits our overhead into "the command does
@@ -9,7 +9,7 @@
 //! cargo run --release -p usher-media --example remux_vs_ffmpeg [-- RUNS] [--transcode]
 //! ```
 //!
-//! `--transcode` also compares a transcode by `package()` (VP9/Opus 854x480 input, 2-rung
+//! `--transcode` also compares a transcode by `package()` (10 s of VP9/Opus 854x480 input, 2-rung
 //! ladder) with the identical ffmpeg command line run by hand (the §6 1.2× bar).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -49,7 +49,7 @@ async fn main() {
     let tmp = tempfile::tempdir().unwrap();
 
     let input = tmp.path().join("in.mp4");
-    generate(&input, "1280x720", 30, H264_AAC);
+    generate(&input, "1280x720", 30, 20, H264_AAC);
     let probed = probe(&tools, &input).await.unwrap();
     assert_eq!(plan(&probed), Plan::Remux);
     let raw_args = [
@@ -102,7 +102,7 @@ async fn main() {
 
     if args.iter().any(|a| a == "--transcode") {
         let input = tmp.path().join("in.webm");
-        generate(&input, "854x480", 25, VP9_OPUS);
+        generate(&input, "854x480", 25, 10, VP9_OPUS);
         let probed = probe(&tools, &input).await.unwrap();
         let chosen = plan(&probed);
         let (mut ours, mut hand) = (Vec::new(), Vec::new());
@@ -150,11 +150,12 @@ fn timed(f: impl FnOnce()) -> Duration {
     started.elapsed()
 }
 
-fn generate(path: &Path, size: &str, rate: u32, codec_args: &[&str]) {
+fn generate(path: &Path, size: &str, rate: u32, secs: u32, codec_args: &[&str]) {
     let video = format!("testsrc2=size={size}:rate={rate}");
     let audio = "sine=frequency=440:sample_rate=48000";
+    let secs = secs.to_string();
     let mut args = vec![
-        "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", audio, "-t", "10",
+        "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", audio, "-t", &secs,
     ];
     args.extend(codec_args);
     args.push(path.to_str().unwrap());

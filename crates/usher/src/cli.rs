@@ -181,9 +181,15 @@ pub struct StorageArgs {
     /// Metadata database: sqlite://PATH or postgres://… (default: SQLite in the data dir).
     #[arg(long, env = "USHER_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Media store: file://PATH (default: media/ in the data dir).
+    /// Media store: file://PATH or s3://BUCKET/PREFIX, with the endpoint and credentials
+    /// from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    /// AWS_ALLOW_HTTP (default: media/ in the data dir).
     #[arg(long, env = "USHER_MEDIA_URL")]
     pub media_url: Option<String>,
+    /// Database connections this process may hold (default: 16 on PostgreSQL, 4 on
+    /// SQLite). Mind the server's max_connections across all processes.
+    #[arg(long, env = "USHER_DATABASE_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_connections: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

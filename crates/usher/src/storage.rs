@@ -27,7 +27,11 @@ pub async fn open(args: &StorageArgs) -> anyhow::Result<Stores> {
         .media_url
         .clone()
         .unwrap_or_else(|| format!("file://{}", data_dir.join("media").display()));
-    let db = Db::connect(&db_url)
+    let options = usher_store::DbOptions {
+        max_connections: args.database_connections,
+        ..usher_store::DbOptions::default()
+    };
+    let db = Db::connect_with(&db_url, &options)
         .await
         .with_context(|| format!("opening database {}", redact(&db_url)))?;
     let blobs =

@@ -239,6 +239,36 @@ async fn a_job_is_claimed_by_exactly_one_worker(f: &Fixture) {
     );
 }
 
+/// What `/metrics` and `/readyz` ask of the database.
+async fn job_counts_follow_the_queue_and_ping_answers(f: &Fixture) {
+    f.db.ping().await.unwrap();
+    assert!(f.db.job_counts().await.unwrap().is_empty());
+    let a = account(&f.db).await;
+    for i in 0..3 {
+        video(&f.db, &a, i, "x").await;
+    }
+    let now = now_micros();
+    let job =
+        f.db.claim_job(&[PACKAGE_JOB], "w", 60_000_000, now)
+            .await
+            .unwrap()
+            .unwrap();
+    let counts = f.db.job_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (PACKAGE_JOB.to_owned(), "queued".to_owned(), 2),
+            (PACKAGE_JOB.to_owned(), "running".to_owned(), 1),
+        ]
+    );
+    f.db.finish_job(&job.id, "w", now).await.unwrap();
+    assert_eq!(
+        f.db.job_counts().await.unwrap(),
+        vec![(PACKAGE_JOB.to_owned(), "queued".to_owned(), 2)],
+        "finished jobs are not counted"
+    );
+}
+
 async fn an_expired_lease_is_claimed_again_and_the_old_holder_loses_it(f: &Fixture) {
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "x").await;
@@ -434,6 +464,7 @@ conformance!(
     list_filters_order_and_counts,
     lifecycle_guards_hold_in_the_database,
     a_job_is_claimed_by_exactly_one_worker,
+    job_counts_follow_the_queue_and_ping_answers,
     an_expired_lease_is_claimed_again_and_the_old_holder_loses_it,
     a_dead_workers_lease_can_end_early_and_a_handed_back_job_costs_no_attempt,
     deleting_a_video_removes_its_jobs,
