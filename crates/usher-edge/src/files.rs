@@ -1,12 +1,18 @@
 //! Sending published files. Published media never changes in place (a re-publish writes
 //! a new generation prefix), so files up to [`MAX_CACHED_FILE`] are kept in memory,
-//! keyed by path, with no invalidation: a hit is a reference-counted buffer that hyper
-//! writes straight to the socket, with no open, stat or read. Larger files (MP4
-//! downloads) stream from disk in large chunks, so memory stays flat however big they are.
+//! keyed by blob key, with no invalidation: a hit is a reference-counted buffer that
+//! hyper writes straight to the socket, with no open, stat or read. Larger files (MP4
+//! downloads) stream in large chunks, so memory stays flat however big they are.
 //! Ranges (one per request, as players send) and conditional requests are handled
 //! here for cached files and by tower-http's `ServeFile` for streamed ones.
+//!
+//! Where the blob store has no local files (S3), misses are read through the store
+//! instead ([`store`]): small files into the same memory cache, large ones streamed
+//! window by window, with the same status codes and headers as from disk.
 
-use std::path::{Path, PathBuf};
+mod store;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -19,18 +25,47 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use usher_store::Blobs;
+
+pub use store::STORE_WAIT;
 
 /// Files up to this size are served from memory.
 pub const MAX_CACHED_FILE: u64 = 8 << 20;
 /// Chunk size when streaming a large file from disk.
 const STREAM_CHUNK: usize = 256 << 10;
 
+/// What conditional and range requests are checked against: the same for a file in
+/// memory and one streamed from the store.
 #[derive(Debug)]
-struct Cached {
-    bytes: Bytes,
+struct Validators {
     etag: HeaderValue,
     last_modified: Option<HeaderValue>,
     modified: Option<SystemTime>,
+}
+
+impl Validators {
+    /// From size and modification time only, so every edge process reading the same
+    /// blob gives the same ETag.
+    fn new(len: u64, modified: Option<SystemTime>) -> Self {
+        let stamp = modified
+            .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let etag = HeaderValue::from_str(&format!("\"{len:x}-{stamp:x}\""))
+            .unwrap_or(HeaderValue::from_static("\"0\""));
+        let last_modified =
+            modified.and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
+        Self {
+            etag,
+            last_modified,
+            modified,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cached {
+    bytes: Bytes,
+    v: Validators,
 }
 
 #[derive(Clone)]
@@ -48,6 +83,8 @@ pub struct Files {
     /// By blob key: a hit needs no path resolution (which percent-encodes and parses a
     /// URL in object_store, a measurable share of a small response's CPU).
     cache: Cache<String, Arc<Cached>, BySize>,
+    /// Reading through the store when blobs are not local files.
+    store: store::StoreReads,
 }
 
 impl Files {
@@ -57,23 +94,19 @@ impl Files {
             .max(64);
         Self {
             cache: Cache::with_weighter(items, budget_bytes.max(1), BySize),
+            store: store::StoreReads::default(),
         }
     }
 
-    /// Answers `req` with the published file `key`, found on disk by `locate` when it is
-    /// not in memory: 200, 206, 304, 416, or 404 when the file is missing. Headers other
+    /// Answers `req` with the published file `key` of `blobs`: 200, 206, 304, 416, 404
+    /// when the file is missing, or 503 when the store cannot be read now. Headers other
     /// than validators and ranges are the caller's.
-    pub async fn respond(
-        &self,
-        key: &str,
-        locate: impl FnOnce() -> Option<PathBuf>,
-        req: Request,
-    ) -> Response {
+    pub async fn respond(&self, key: &str, blobs: &Blobs, req: Request) -> Response {
         if let Some(c) = self.cache.get(key) {
             return from_memory(&c, req.method(), req.headers());
         }
-        let Some(path) = locate() else {
-            return StatusCode::NOT_FOUND.into_response();
+        let Some(path) = blobs.local_path(key) else {
+            return self.respond_from_store(key, blobs, req).await;
         };
         match load(&path).await {
             Ok(Some(c)) => {
@@ -102,20 +135,8 @@ async fn load(path: &Path) -> std::io::Result<Option<Arc<Cached>>> {
         return Ok(None);
     }
     let bytes = Bytes::from(tokio::fs::read(path).await?);
-    let modified = meta.modified().ok();
-    let stamp = modified
-        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let etag = HeaderValue::from_str(&format!("\"{:x}-{stamp:x}\"", bytes.len()))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    let last_modified =
-        modified.and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
-    Ok(Some(Arc::new(Cached {
-        bytes,
-        etag,
-        last_modified,
-        modified,
-    })))
+    let v = Validators::new(bytes.len() as u64, meta.modified().ok());
+    Ok(Some(Arc::new(Cached { bytes, v })))
 }
 
 async fn stream(path: &Path, req: Request) -> Response {
@@ -129,12 +150,12 @@ async fn stream(path: &Path, req: Request) -> Response {
     }
 }
 
-fn not_modified(c: &Cached, headers: &HeaderMap) -> bool {
+fn not_modified(v: &Validators, headers: &HeaderMap) -> bool {
     let get = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok());
     if let Some(inm) = get(header::IF_NONE_MATCH) {
-        return etag_listed(inm, &c.etag);
+        return etag_listed(inm, &v.etag);
     }
-    match (get(header::IF_MODIFIED_SINCE), c.modified) {
+    match (get(header::IF_MODIFIED_SINCE), v.modified) {
         (Some(since), Some(modified)) => {
             httpdate::parse_http_date(since).is_ok_and(|since| truncate_to_secs(modified) <= since)
         }
@@ -156,60 +177,89 @@ fn etag_listed(list: &str, etag: &HeaderValue) -> bool {
         .any(|t| t == "*" || t.trim_start_matches("W/") == ours)
 }
 
-fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
-    let len = c.bytes.len() as u64;
-    let mut resp = if not_modified(c, headers) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        // If-Range with another validator: the client's partial copy is stale, send all.
-        let if_range_ok = headers
-            .get(header::IF_RANGE)
-            .is_none_or(|v| v == c.etag || c.last_modified.as_ref() == Some(v));
-        let range = headers
-            .get(header::RANGE)
-            .filter(|_| if_range_ok)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| parse_range(v, len));
-        let body = |b: Bytes| {
-            if method == Method::HEAD {
-                Body::empty()
-            } else {
-                Body::from(b)
-            }
-        };
-        match range {
-            None | Some(Range::Ignore) => {
-                let mut r = (StatusCode::OK, body(c.bytes.clone())).into_response();
-                r.headers_mut()
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-                r
-            }
-            Some(Range::Unsatisfiable) => {
-                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    r.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                r
-            }
-            Some(Range::Bytes(start, end)) => {
-                let part = c.bytes.slice(start as usize..=end as usize);
-                let mut r = (StatusCode::PARTIAL_CONTENT, body(part)).into_response();
-                let h = r.headers_mut();
-                h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                    h.insert(header::CONTENT_RANGE, v);
-                }
-                r
-            }
+/// What a request gets from a file of `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    NotModified,
+    Whole,
+    /// Inclusive byte positions.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+fn answer(v: &Validators, len: u64, headers: &HeaderMap) -> Answer {
+    if not_modified(v, headers) {
+        return Answer::NotModified;
+    }
+    // If-Range with another validator: the client's partial copy is stale, send all.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|h| *h == v.etag || v.last_modified.as_ref() == Some(h));
+    let range = headers
+        .get(header::RANGE)
+        .filter(|_| if_range_ok)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| parse_range(h, len));
+    match range {
+        None | Some(Range::Ignore) => Answer::Whole,
+        Some(Range::Unsatisfiable) => Answer::Unsatisfiable,
+        Some(Range::Bytes(start, end)) => Answer::Part(start, end),
+    }
+}
+
+/// The response for `answer` with its body (already cut to the range), before
+/// validators are added.
+fn framed(answer: Answer, len: u64, body: Body) -> Response {
+    match answer {
+        Answer::NotModified => StatusCode::NOT_MODIFIED.into_response(),
+        Answer::Whole => {
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            r
         }
-    };
+        Answer::Unsatisfiable => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        Answer::Part(start, end) => {
+            let mut r = (StatusCode::PARTIAL_CONTENT, body).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+    }
+}
+
+fn with_validators(mut resp: Response, v: &Validators) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::ETAG, c.etag.clone());
-    if let Some(lm) = &c.last_modified {
+    h.insert(header::ETAG, v.etag.clone());
+    if let Some(lm) = &v.last_modified {
         h.insert(header::LAST_MODIFIED, lm.clone());
     }
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     resp
+}
+
+fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
+    let len = c.bytes.len() as u64;
+    let a = answer(&c.v, len, headers);
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        match a {
+            Answer::Whole => Body::from(c.bytes.clone()),
+            Answer::Part(start, end) => Body::from(c.bytes.slice(start as usize..=end as usize)),
+            Answer::NotModified | Answer::Unsatisfiable => Body::empty(),
+        }
+    };
+    with_validators(framed(a, len, body), &c.v)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,17 +349,16 @@ mod tests {
         }
     }
 
-    async fn at(files: &Files, path: &Path, req: Request) -> Response {
-        files
-            .respond(&path.to_string_lossy(), || Some(path.to_owned()), req)
-            .await
+    async fn at(files: &Files, blobs: &Blobs, key: &str, req: Request) -> Response {
+        files.respond(key, blobs, req).await
     }
 
     #[tokio::test]
     async fn memory_and_disk_answer_alike() {
         let dir = tempfile::tempdir().unwrap();
-        let small = dir.path().join("small");
-        std::fs::write(&small, b"0123456789").unwrap();
+        let blobs = Blobs::open(&format!("file://{}", dir.path().display())).unwrap();
+        let small = "small";
+        std::fs::write(dir.path().join(small), b"0123456789").unwrap();
         let files = Files::new(1 << 20);
         let get = |h: &[(&str, &str)]| {
             let mut b = Request::builder().uri("/x");
@@ -318,45 +367,56 @@ mod tests {
             }
             b.body(Body::empty()).unwrap()
         };
-        let r = at(&files, &small, get(&[])).await;
+        let r = at(&files, &blobs, small, get(&[])).await;
         assert_eq!(r.status(), 200);
         let etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
         let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
         assert_eq!(&body[..], b"0123456789");
 
-        let r = at(&files, &small, get(&[("range", "bytes=2-4")])).await;
+        let r = at(&files, &blobs, small, get(&[("range", "bytes=2-4")])).await;
         assert_eq!(r.status(), 206);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
         let body = axum::body::to_bytes(r.into_body(), 100).await.unwrap();
         assert_eq!(&body[..], b"234");
 
-        let r = at(&files, &small, get(&[("if-none-match", &etag)])).await;
+        let r = at(&files, &blobs, small, get(&[("if-none-match", &etag)])).await;
         assert_eq!(r.status(), 304);
-        let r = at(&files, &small, get(&[("if-none-match", "\"other\"")])).await;
+        let r = at(
+            &files,
+            &blobs,
+            small,
+            get(&[("if-none-match", "\"other\"")]),
+        )
+        .await;
         assert_eq!(r.status(), 200);
-        let r = at(&files, &small, get(&[("range", "bytes=10-")])).await;
+        let r = at(&files, &blobs, small, get(&[("range", "bytes=10-")])).await;
         assert_eq!(r.status(), 416);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */10");
         let r = at(
             &files,
-            &small,
+            &blobs,
+            small,
             get(&[("range", "bytes=2-4"), ("if-range", "\"stale\"")]),
         )
         .await;
         assert_eq!(r.status(), 200);
 
         // Over the in-memory limit: streamed from disk, same semantics.
-        let big = dir.path().join("big");
-        std::fs::write(&big, vec![7u8; MAX_CACHED_FILE as usize + 1]).unwrap();
-        let r = at(&files, &big, get(&[("range", "bytes=0-9")])).await;
+        std::fs::write(
+            dir.path().join("big"),
+            vec![7u8; MAX_CACHED_FILE as usize + 1],
+        )
+        .unwrap();
+        let r = at(&files, &blobs, "big", get(&[("range", "bytes=0-9")])).await;
         assert_eq!(r.status(), 206);
         assert_eq!(
             r.headers()[header::CONTENT_RANGE],
             format!("bytes 0-9/{}", MAX_CACHED_FILE + 1).as_str()
         );
-        let r = at(&files, &dir.path().join("missing"), get(&[])).await;
+        let r = at(&files, &blobs, "missing", get(&[])).await;
         assert_eq!(r.status(), 404);
-        let r = at(&files, dir.path(), get(&[])).await;
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let r = at(&files, &blobs, "sub", get(&[])).await;
         assert_eq!(r.status(), 404);
     }
 }

@@ -340,14 +340,21 @@ pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -
         })
         .map(str::to_owned);
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut resp = st
-        .files
-        .respond(&key, || st.blobs.local_path(&key), req)
-        .await;
+    let mut resp = st.files.respond(&key, &st.blobs, req).await;
     if resp.status() == StatusCode::NOT_FOUND {
         return denied(&Denial::NotFound);
     }
+    let failed = resp.status().is_server_error();
     let h = resp.headers_mut();
+    if failed {
+        // The store failed, not the viewer: a player on another site may read why.
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            origin.unwrap_or(HeaderValue::from_static("*")),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        return resp;
+    }
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(rest)),

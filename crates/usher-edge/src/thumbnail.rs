@@ -2,7 +2,10 @@
 //! `height` or `fit` (Cloudflare's parameters) a frame cut on demand from the published
 //! MP4. Each distinct request is cut once: the JPEG is stored under the video's
 //! published generation (so it goes when the media does) and served like any
-//! published file afterwards.
+//! published file afterwards. Where blobs are not local files, the MP4 is cut from a
+//! local copy ([`sources`]).
+
+mod sources;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,6 +20,8 @@ use usher_media::thumbnail::{END_MARGIN_SECS, Fit, Size, thumbnail_sized};
 use usher_store::layout::generation_prefix;
 
 use crate::serve::{Authorized, EdgeState, send};
+
+pub use sources::SOURCE_BUDGET;
 
 const STORED: &str = "thumbnails/thumbnail.jpg";
 /// Largest side accepted, in pixels.
@@ -136,15 +141,38 @@ pub struct Thumbnailer {
     scratch: PathBuf,
     permits: Semaphore,
     cutting: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Local copies of MP4s, for stores without local files.
+    sources: sources::Sources,
 }
 
 impl Thumbnailer {
     pub fn new(tools: Arc<Tools>, scratch: PathBuf) -> Self {
         Self {
             tools,
+            sources: sources::Sources::new(scratch.join("thumbnail-sources"), SOURCE_BUDGET),
             scratch,
             permits: Semaphore::new(CONCURRENT_CUTS),
             cutting: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Why a thumbnail could not be had; the reason is all the viewer learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CutError {
+    NotFound,
+    /// ffmpeg or scratch space failed: nothing a retry is likely to fix.
+    Failed,
+    /// The blob store could not be read; a retry may succeed.
+    StoreDown,
+}
+
+impl CutError {
+    fn refusal(self) -> Response {
+        match self {
+            Self::NotFound => refuse(StatusCode::NOT_FOUND, "not found"),
+            Self::Failed => refuse(StatusCode::NOT_FOUND, "thumbnail unavailable"),
+            Self::StoreDown => refuse(StatusCode::SERVICE_UNAVAILABLE, "media store unavailable"),
         }
     }
 }
@@ -169,8 +197,8 @@ pub async fn serve(st: &EdgeState, auth: &Authorized, req: Request) -> Response 
     };
     let rest = format!("thumbnails/{}", params.file_name());
     let key = format!("{}/{rest}", generation_prefix(&auth.video.uid, generation));
-    if let Err(reason) = ensure_cut(st, thumbs, auth, &params, &key).await {
-        return refuse(StatusCode::NOT_FOUND, reason);
+    if let Err(e) = ensure_cut(st, thumbs, auth, &params, &key).await {
+        return e.refusal();
     }
     send(st, auth, &rest, req).await
 }
@@ -182,7 +210,7 @@ async fn ensure_cut(
     auth: &Authorized,
     params: &ThumbParams,
     key: &str,
-) -> Result<(), &'static str> {
+) -> Result<(), CutError> {
     let stored = || async { st.blobs.exists(key).await.unwrap_or(false) };
     if stored().await {
         return Ok(());
@@ -200,7 +228,7 @@ async fn ensure_cut(
             .permits
             .acquire()
             .await
-            .map_err(|_| "thumbnails unavailable")?;
+            .map_err(|_| CutError::Failed)?;
         cut(st, thumbs, auth, params, key).await
     }
     .await;
@@ -218,42 +246,59 @@ async fn cut(
     auth: &Authorized,
     params: &ThumbParams,
     key: &str,
-) -> Result<(), &'static str> {
+) -> Result<(), CutError> {
     let video = &auth.video;
-    let generation = video.media_generation.as_deref().ok_or("not found")?;
+    let generation = video
+        .media_generation
+        .as_deref()
+        .ok_or(CutError::NotFound)?;
     let mp4 = format!(
         "{}/downloads/default.mp4",
         generation_prefix(&video.uid, generation)
     );
-    let input = st.blobs.local_path(&mp4).ok_or("not found")?;
+    // Held until ffmpeg is done: a copy pushed out of the cache meanwhile stays on disk.
+    let copy;
+    let input = match st.blobs.local_path(&mp4) {
+        Some(path) => path,
+        None => {
+            copy = thumbs.sources.get(&st.blobs, &mp4).await.map_err(|e| {
+                if e.is_not_found() {
+                    return CutError::NotFound;
+                }
+                tracing::error!(error = %e, key = mp4, "cannot fetch a thumbnail's source");
+                CutError::StoreDown
+            })?;
+            copy.path().to_owned()
+        }
+    };
     let at = match params.time_ms {
         Some(ms) => (ms as f64 / 1000.0).min((video.duration - END_MARGIN_SECS).max(0.0)),
         None => usher_media::thumbnail_time(video.thumbnail_pct, video.duration),
     };
     tokio::fs::create_dir_all(&thumbs.scratch)
         .await
-        .map_err(unavailable("cannot create the scratch directory"))?;
+        .map_err(failed("cannot create the scratch directory"))?;
     let tmp = tempfile::Builder::new()
         .prefix("thumb-")
         .suffix(".jpg")
         .tempfile_in(&thumbs.scratch)
-        .map_err(unavailable("cannot create a thumbnail scratch file"))?;
+        .map_err(failed("cannot create a thumbnail scratch file"))?;
     thumbnail_sized(&thumbs.tools, &input, at, tmp.path(), params.size)
         .await
-        .map_err(unavailable("cutting a thumbnail failed"))?;
+        .map_err(failed("cutting a thumbnail failed"))?;
     // Stored whole or not at all: a reader never sees a half-written JPEG.
-    st.blobs
-        .put_file(key, tmp.path())
-        .await
-        .map_err(unavailable("cannot store a thumbnail"))?;
+    st.blobs.put_file(key, tmp.path()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store a thumbnail");
+        CutError::StoreDown
+    })?;
     Ok(())
 }
 
 /// Logs why a thumbnail could not be made; the viewer only learns that it could not.
-fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> &'static str {
+fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> CutError {
     move |e| {
         tracing::error!(error = %e, "{what}");
-        "thumbnail unavailable"
+        CutError::Failed
     }
 }
 

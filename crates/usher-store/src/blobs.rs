@@ -16,6 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Result, StoreError};
 
+mod read;
+pub use read::{BlobMeta, BlobRead, READ_WINDOW};
+
 /// Bytes buffered per part before it is handed to the store. Also above S3's 5 MiB
 /// minimum for every part but the last.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -181,10 +184,16 @@ impl Blobs {
         Ok(n)
     }
 
-    /// Streams a blob into a local file; returns its size.
+    /// Streams a blob into a local file, window by window (see [`read`]); returns its
+    /// size.
     pub async fn download_to(&self, key: &str, file: &FsPath) -> Result<u64> {
-        let got = self.store.get(&Path::parse(key).map_err(path_err)?).await?;
-        let mut stream = got.into_stream();
+        let Some(read) = self.get_range(key, None).await? else {
+            return Err(StoreError::Blob(object_store::Error::NotFound {
+                path: key.to_owned(),
+                source: "no such blob".into(),
+            }));
+        };
+        let mut stream = read.stream;
         let mut out = tokio::fs::File::create(file).await?;
         let mut n = 0u64;
         while let Some(chunk) = stream.next().await {

@@ -18,3 +18,11 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// The blob (or row) asked for does not exist: the caller's 404, not a failure.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Blob(object_store::Error::NotFound { .. }))
+            || matches!(self, Self::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}

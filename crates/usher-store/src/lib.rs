@@ -20,7 +20,7 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
-pub use blobs::{BlobWriter, Blobs, PART_SIZE};
+pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;

@@ -7,6 +7,7 @@ mod bad_input;
 mod remux;
 mod thumbnail;
 mod transcode;
+mod worker_store;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -15,6 +15,7 @@ mod media;
 mod ops;
 mod player;
 mod propagation;
+mod s3_media;
 mod scale_out;
 mod services;
 mod thumbnails;

@@ -11,7 +11,7 @@ use crate::media::clip;
 use crate::{H264_AAC, outputs};
 
 /// Width and height from a JPEG's start-of-frame marker.
-fn jpeg_size(b: &[u8]) -> (u32, u32) {
+pub(crate) fn jpeg_size(b: &[u8]) -> (u32, u32) {
     assert_eq!(&b[..2], &[0xFF, 0xD8], "not a JPEG");
     let mut i = 2;
     while i + 9 < b.len() {
