@@ -41,7 +41,8 @@ pub fn scaled(test: &str) -> Option<Scaled> {
         eprintln!("{test}: skipped, no PostgreSQL and S3 (see scripts/test-services)");
         return None;
     };
-    let name = format!("usher_e2e_{}", &random_hex_id()[..16]);
+    let id = &random_hex_id()[..12];
+    let name = format!("usher_e2e_{id}");
     let out = Command::new("psql")
         .args([&admin, "-q", "-v", "ON_ERROR_STOP=1", "-c"])
         .arg(format!("CREATE DATABASE {name}"))
@@ -55,6 +56,7 @@ pub fn scaled(test: &str) -> Option<Scaled> {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     Some(Scaled {
         database_url: format!("{base}/{name}"),
-        media_url: format!("{}/{name}", s3.trim_end_matches('/')),
+        // Short: s3s-fs names a file after each key, and file names end at 255 bytes.
+        media_url: format!("{}/e{id}", s3.trim_end_matches('/')),
     })
 }
