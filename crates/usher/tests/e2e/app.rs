@@ -195,6 +195,29 @@ impl App {
         }
     }
 
+    /// Waits until a worker is packaging `uid` with some output written, so that a kill
+    /// now interrupts it mid-job.
+    pub async fn wait_in_progress(&self, uid: &str, deadline: Duration) {
+        let start = Instant::now();
+        loop {
+            let v = self.video(uid).await;
+            let pct: f64 = v["status"]["pctComplete"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            if v["status"]["state"] == "inprogress" && pct > 0.0 {
+                return;
+            }
+            assert_ne!(
+                v["status"]["state"], "ready",
+                "packaged before it could be interrupted"
+            );
+            assert!(start.elapsed() < deadline, "never started: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let ok = Command::new("kill")
@@ -215,6 +238,17 @@ impl App {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// `usher token sign` with a signing key's PEM, offline, as a customer would.
+pub fn sign_offline(kid: &str, pem: &str, uid: &str, ttl: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "token", "sign", "--key-id", kid, "--video", uid, "--ttl", ttl,
+        ])
+        .args(["--pem", pem])
+        .output()
+        .expect("run usher token sign")
 }
 
 impl Drop for App {

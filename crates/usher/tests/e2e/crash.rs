@@ -2,8 +2,6 @@
 //! restarted server takes the job back at once (its worker is known dead) and finishes
 //! it, leaving one published generation and no scratch files behind.
 
-use std::time::{Duration, Instant};
-
 use crate::app::{self, spawn_app};
 use crate::media::clip;
 use crate::{READY_DEADLINE, outputs};
@@ -21,25 +19,7 @@ async fn kill_9_during_packaging_then_restart_reaches_ready() {
     assert_eq!(status, 200, "{body}");
     let uid = body["result"]["uid"].as_str().unwrap().to_owned();
 
-    // Wait until the worker is at work on it, with some output written.
-    let start = Instant::now();
-    loop {
-        let v = app.video(&uid).await;
-        let pct: f64 = v["status"]["pctComplete"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        if v["status"]["state"] == "inprogress" && pct > 0.0 {
-            break;
-        }
-        assert_ne!(
-            v["status"]["state"], "ready",
-            "packaged before it could be interrupted"
-        );
-        assert!(start.elapsed() < READY_DEADLINE, "never started: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_in_progress(&uid, READY_DEADLINE).await;
     let dead_pid = app.child.id();
     app.child.kill().unwrap(); // SIGKILL: no cleanup of any kind
     app.child.wait().unwrap();

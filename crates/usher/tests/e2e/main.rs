@@ -358,13 +358,7 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
         assert_eq!(r.status(), 200, "signed with {flag}");
         offline.push(t);
     }
-    let out = std::process::Command::new(app::BIN)
-        .args([
-            "token", "sign", "--key-id", kid, "--video", &uid, "--ttl", "90000",
-        ])
-        .args(["--pem", key["pem"].as_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = app::sign_offline(kid, key["pem"].as_str().unwrap(), &uid, "90000");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("24 hours"));
     let out = tmp.path().join("private.mp4");

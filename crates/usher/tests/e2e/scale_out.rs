@@ -117,21 +117,7 @@ async fn api_workers_and_two_edges_on_postgres_and_s3() {
     let uid = body["result"]["uid"].as_str().unwrap().to_owned();
 
     // Worker 1 at work on it; worker 2 starts, then worker 1 dies without a word.
-    let t0 = Instant::now();
-    loop {
-        let v = api.video(&uid).await;
-        let pct: f64 = v["status"]["pctComplete"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        if v["status"]["state"] == "inprogress" && pct > 0.0 {
-            break;
-        }
-        assert_ne!(v["status"]["state"], "ready", "packaged before the kill");
-        assert!(t0.elapsed() < READY_DEADLINE, "never started: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    api.wait_in_progress(&uid, READY_DEADLINE).await;
     let _worker2 = start(
         &machine(root.path(), "w2"),
         account.clone(),
@@ -148,13 +134,7 @@ async fn api_workers_and_two_edges_on_postgres_and_s3() {
     api.edit(&uid, json!({"requireSignedURLs": true})).await;
     let key = api.post("/stream/keys", json!({})).await;
     let kid = key["id"].as_str().unwrap().to_owned();
-    let out = std::process::Command::new(app::BIN)
-        .args([
-            "token", "sign", "--key-id", &kid, "--video", &uid, "--ttl", "600",
-        ])
-        .args(["--pem", key["pem"].as_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = app::sign_offline(&kid, key["pem"].as_str().unwrap(), &uid, "600");
     assert!(
         out.status.success(),
         "{}",
