@@ -24,6 +24,8 @@ if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_client=(taskset -c 
 
 bench_build
 bench_workdir scale-out
+# The cluster runs as the postgres user, which must reach its directory.
+chmod 755 "$work"
 exports=$("$bench_root/scripts/test-services" start "$work/svc")
 eval "$exports"
 stop_services() { "$bench_root/scripts/test-services" stop "$work/svc" >/dev/null 2>&1 || true; bench_cleanup; }
