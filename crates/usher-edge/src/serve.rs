@@ -40,7 +40,7 @@ pub struct EdgeState {
     pub thumbnails: Option<Arc<crate::thumbnail::Thumbnailer>>,
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
-    pub public_origin: Option<RequestOrigin>,
+    pub public_origin: Option<Arc<RequestOrigin>>,
 }
 
 impl EdgeState {
@@ -132,7 +132,7 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 pub fn viewer(st: &EdgeState, peer: SocketAddr, req: &Request) -> Viewer {
     Viewer {
         client: st.clients.resolve(peer.ip(), req.headers()),
-        origin: request_origin(st.public_origin.as_ref(), req),
+        origin: request_origin(st.public_origin.as_deref(), req),
     }
 }
 

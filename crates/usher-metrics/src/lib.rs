@@ -6,7 +6,9 @@
 //! `&'static str` chosen by the code (route templates, denial reasons, job kinds), never
 //! taken from a request, so the number of series stays bounded.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, RwLock};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -162,6 +164,71 @@ pub fn job_ran(kind: &str, outcome: &'static str, elapsed: std::time::Duration) 
         .observe(elapsed.as_secs_f64());
 }
 
+/// Methods as bounded label values; the index is the method's slot in [`Route`].
+pub const METHODS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
+];
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// One route's request instruments, resolved once: recording a request is then two
+/// atomic adds and a histogram update, with no label hashing or allocation (this runs
+/// on every edge request).
+pub struct Route {
+    seconds: Histogram,
+    counts: [[OnceLock<Counter>; 5]; 8],
+    name: &'static str,
+}
+
+impl Route {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Records one answered request.
+    pub fn record(&self, method: usize, status: u16, elapsed: Duration) {
+        self.seconds.observe(elapsed.as_secs_f64());
+        let class = match status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        let method = method.min(METHODS.len() - 1);
+        self.counts[method][class]
+            .get_or_init(|| {
+                metrics().requests.get_or_create_owned(&RequestLabels {
+                    route: self.name.to_owned(),
+                    method: METHODS[method],
+                    outcome: CLASSES[class],
+                })
+            })
+            .inc();
+    }
+}
+
+/// The instruments of route template `name` (a matched axum path, or `unmatched`).
+/// Route templates are a fixed set, so each is resolved once and kept for the life of
+/// the process.
+pub fn route(name: &str) -> &'static Route {
+    static ROUTES: LazyLock<RwLock<HashMap<String, &'static Route>>> =
+        LazyLock::new(Default::default);
+    if let Some(r) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return r;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    routes.entry(name.to_owned()).or_insert_with(|| {
+        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        Box::leak(Box::new(Route {
+            seconds: metrics().request_seconds.get_or_create_owned(&RouteLabels {
+                route: name.to_owned(),
+            }),
+            counts: Default::default(),
+            name,
+        }))
+    })
+}
+
 /// `2xx` … `5xx` for a status code.
 pub fn status_class(status: u16) -> &'static str {
     match status {
@@ -204,6 +271,23 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn route_instruments_count_by_method_and_class() {
+        let r = route("/test/{id}");
+        assert!(std::ptr::eq(r, route("/test/{id}")), "resolved once");
+        r.record(0, 200, Duration::from_millis(1));
+        r.record(0, 204, Duration::from_millis(1));
+        r.record(4, 404, Duration::from_millis(1));
+        let text = metrics().render();
+        for line in [
+            "usher_http_requests_total{route=\"/test/{id}\",method=\"GET\",outcome=\"2xx\"} 2",
+            "usher_http_requests_total{route=\"/test/{id}\",method=\"PATCH\",outcome=\"4xx\"} 1",
+            "usher_http_request_duration_seconds_count{route=\"/test/{id}\"} 3",
+        ] {
+            assert!(text.contains(line), "no {line} in {text}");
+        }
     }
 
     #[test]

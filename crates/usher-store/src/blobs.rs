@@ -80,7 +80,7 @@ pub struct Blobs {
     /// Set when blobs are plain files, so the edge can serve them with sendfile.
     local: Option<Arc<LocalFileSystem>>,
     /// The directory behind `local`.
-    local_root: Option<PathBuf>,
+    local_root: Option<Arc<FsPath>>,
 }
 
 impl Blobs {
@@ -103,7 +103,7 @@ impl Blobs {
         Ok(Self {
             store: fs.clone(),
             local: Some(fs),
-            local_root: Some(root),
+            local_root: Some(Arc::from(root.as_path())),
         })
     }
 

@@ -12,7 +12,6 @@ use axum::Router;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
 use usher_api::webhooks::{Dispatcher, DispatcherConfig};
 use usher_api::{ApiConfig, ApiState};
 use usher_core::origin::RequestOrigin;
@@ -111,7 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 scratch.clone(),
             )));
         }
-        edge.public_origin = RequestOrigin::parse(&edge_url);
+        edge.public_origin = RequestOrigin::parse(&edge_url).map(Arc::new);
         edge.files = Arc::new(usher_edge::files::Files::new(
             args.media_cache_mib.saturating_mul(1 << 20),
         ));
@@ -132,8 +131,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             role: role.name(),
             metrics_allow: args.metrics_allow.clone(),
         }))
-        .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(ops::observe));
+        .layer(ops::ObserveLayer);
 
     tokio::spawn(on_signal(shutdown.clone()));
 
