@@ -16,7 +16,7 @@ bench/edge-vs-nginx.sh 8 3 "64 256" 2>/dev/null
 section "Token sign/verify per core vs openssl speed rsa2048"
 crates/usher-token/bench/compare-openssl.sh 3 3 2>/dev/null | sed -n '/^median/,$p'
 section "Packaging vs ffmpeg run by hand"
-cargo run -q --release -p usher-media --example remux_vs_ffmpeg -- 5 --transcode 2>/dev/null | grep ratio
+cargo run -q --release -p usher-media --example remux_vs_ffmpeg -- 5 --transcode 2>/dev/null | grep -E "median|ratio"
 section "Server memory"
 bench/memory.sh 1 2>/dev/null | sed -n '/^| case/,$p'
 section "Revocation reaching a second process"
