@@ -100,6 +100,16 @@ id_type!(
     KeyId,
     "key id"
 );
+id_type!(
+    /// A watermark profile (`POST …/stream/watermarks`).
+    WatermarkId,
+    "watermark id"
+);
+id_type!(
+    /// An additional audio track of a video (`POST …/stream/{uid}/audio/copy`).
+    AudioTrackId,
+    "audio track id"
+);
 
 #[cfg(test)]
 mod tests {

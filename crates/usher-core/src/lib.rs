@@ -7,8 +7,10 @@ pub mod reason;
 pub mod secret;
 pub mod time_fmt;
 pub mod video;
+pub mod watermark;
 
-pub use ids::{AccountId, IdError, KeyId, VideoId};
+pub use ids::{AccountId, AudioTrackId, IdError, KeyId, VideoId, WatermarkId};
 pub use reason::ErrorReason;
 pub use secret::Secret;
-pub use video::{Video, VideoState};
+pub use video::{ClipSpan, Video, VideoState};
+pub use watermark::{Watermark, WatermarkPosition};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AccountId, VideoId};
 use crate::reason::ErrorReason;
 use crate::time_fmt::Micros;
+use crate::watermark::Watermark;
 
 /// The largest video accepted by default through resumable uploads and copies from a
 /// URL: Cloudflare's limit, 30 GB.
@@ -129,6 +130,29 @@ pub struct Video {
     pub media_generation: Option<String>,
     /// The MP4 download may be served (`POST …/downloads` enables it).
     pub downloads_enabled: bool,
+    /// The published master manifests (HLS and DASH) with the video's captions and audio
+    /// tracks: a revision written beside the generation and switched to atomically, like
+    /// the generation itself. `None`: the generation's own masters (no tracks).
+    pub manifest_revision: Option<String>,
+    /// The video this one was clipped from (`POST …/stream/clip`).
+    pub clipped_from: Option<VideoId>,
+    /// The span of the source this video is made of, for clips.
+    pub clip: Option<ClipSpan>,
+    /// The watermark burnt into every rendition: the profile as it was at upload.
+    pub watermark: Option<Watermark>,
+}
+
+/// Seconds of a source video, `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClipSpan {
+    pub start: f64,
+    pub end: f64,
+}
+
+impl ClipSpan {
+    pub fn duration(&self) -> f64 {
+        self.end - self.start
+    }
 }
 
 impl Video {
@@ -158,6 +182,10 @@ impl Video {
             upload_expiry: None,
             media_generation: None,
             downloads_enabled: false,
+            manifest_revision: None,
+            clipped_from: None,
+            clip: None,
+            watermark: None,
         }
     }
 

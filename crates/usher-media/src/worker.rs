@@ -14,7 +14,7 @@ use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
 use usher_core::{ErrorReason, Video, VideoState};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
-use usher_store::layout::{generation_prefix, original_key, outputs_prefix};
+use usher_store::layout::{generation_prefix, is_generation, original_key, outputs_prefix};
 use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
 use crate::copy::{Copier, CopyError};
@@ -390,7 +390,9 @@ impl Worker {
             .as_deref()
             .map(|g| generation_prefix(&video.uid, g));
         for dir in self.blobs.list_dirs(&outputs_prefix(&video.uid)).await? {
-            if Some(dir.trim_end_matches('/')) != published.as_deref() {
+            let name = dir.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            // Masters revisions and audio tracks live beside the generations.
+            if is_generation(name) && Some(dir.trim_end_matches('/')) != published.as_deref() {
                 self.blobs.delete_prefix(&dir).await?;
             }
         }

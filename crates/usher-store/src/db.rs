@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_tus_uploads.sql")),
     (6, include_str!("../migrations/0006_copy_sources.sql")),
     (7, include_str!("../migrations/0007_webhooks.sql")),
+    (8, include_str!("../migrations/0008_adaptive.sql")),
 ];
 
 /// How to open the metadata database.

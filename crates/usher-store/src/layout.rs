@@ -2,7 +2,7 @@
 //! generation that the video record points at, so a new set is written beside the old
 //! one and switched to atomically in the database.
 
-use usher_core::VideoId;
+use usher_core::{AccountId, AudioTrackId, VideoId, WatermarkId};
 
 /// The uploaded file, as received.
 pub fn original_key(uid: &VideoId) -> String {
@@ -15,8 +15,37 @@ pub fn outputs_prefix(uid: &VideoId) -> String {
 }
 
 /// One published set of outputs; the edge maps `/{id}/<rest>` to `<this>/<rest>`.
+/// Generations are 32 hex characters, which is how they are told apart from the other
+/// directories under [`outputs_prefix`] ([`is_generation`]).
 pub fn generation_prefix(uid: &VideoId, generation: &str) -> String {
     format!("videos/{uid}/{generation}")
+}
+
+/// Whether a directory name under [`outputs_prefix`] is a generation (not `masters`,
+/// `audio`, …).
+pub fn is_generation(name: &str) -> bool {
+    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// All published master-manifest revisions of the video.
+pub fn masters_dir(uid: &VideoId) -> String {
+    format!("videos/{uid}/masters")
+}
+
+/// One revision of the master manifests (with captions and audio tracks); the edge maps
+/// `/{id}/manifest/video.m3u8` and the caption files to `<this>/…`.
+pub fn masters_prefix(uid: &VideoId, revision: &str) -> String {
+    format!("videos/{uid}/masters/{revision}")
+}
+
+/// An additional audio track's segments and playlist.
+pub fn audio_track_prefix(uid: &VideoId, track: &AudioTrackId) -> String {
+    format!("videos/{uid}/audio/{track}")
+}
+
+/// A watermark profile's image.
+pub fn watermark_key(account: &AccountId, watermark: &WatermarkId) -> String {
+    format!("watermarks/{account}/{watermark}")
 }
 
 /// Every prefix that holds bytes of the video.

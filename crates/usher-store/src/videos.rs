@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use usher_core::time_fmt::Micros;
-use usher_core::{AccountId, ErrorReason, Video, VideoId, VideoState};
+use usher_core::{AccountId, ClipSpan, ErrorReason, Video, VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
@@ -18,7 +18,8 @@ macro_rules! columns {
         "uid, account_id, created, modified, uploaded, creator, meta, size, duration, width, \
          height, state, pct_complete, error_reason, ready_at, require_signed_urls, \
          allowed_origins, thumbnail_pct, max_duration_seconds, scheduled_deletion, \
-         upload_expiry, media_generation"
+         upload_expiry, media_generation, manifest_revision, clipped_from, clip_start, clip_end, \
+         watermark"
     };
 }
 const COLUMNS: &str = columns!();
@@ -33,6 +34,8 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
     let meta: String = get(r, "meta")?;
     let origins: String = get(r, "allowed_origins")?;
     let reason: Option<String> = get(r, "error_reason")?;
+    let clipped_from: Option<String> = get(r, "clipped_from")?;
+    let watermark: Option<String> = get(r, "watermark")?;
     Ok(Video {
         uid: parse(r, "uid")?,
         account_id: parse(r, "account_id")?,
@@ -58,6 +61,20 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
         upload_expiry: get(r, "upload_expiry")?,
         media_generation: get(r, "media_generation")?,
         downloads_enabled: flag(r, "downloads_enabled")?,
+        manifest_revision: get(r, "manifest_revision")?,
+        clipped_from: clipped_from
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("clipped_from holds {s:?}")))
+            })
+            .transpose()?,
+        clip: match (get(r, "clip_start")?, get(r, "clip_end")?) {
+            (Some(start), Some(end)) => Some(ClipSpan { start, end }),
+            _ => None,
+        },
+        watermark: watermark
+            .map(|w| serde_json::from_str(&w).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
     })
 }
 
@@ -213,7 +230,8 @@ pub(crate) async fn queue_uploaded_in(
 pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Video) -> Result<()> {
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
+         $27, $28)"
     )))
     .bind(v.uid.as_str())
     .bind(v.account_id.as_str())
@@ -237,6 +255,11 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     .bind(v.scheduled_deletion)
     .bind(v.upload_expiry)
     .bind(&v.media_generation)
+    .bind(&v.manifest_revision)
+    .bind(v.clipped_from.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(v.clip.map(|c| c.start))
+    .bind(v.clip.map(|c| c.end))
+    .bind(v.watermark.as_ref().map(json).transpose()?)
     .bind(v.name().map(str::to_lowercase))
     .execute(&mut **tx)
     .await?;
