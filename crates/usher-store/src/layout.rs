@@ -43,6 +43,12 @@ pub fn audio_track_prefix(uid: &VideoId, track: &AudioTrackId) -> String {
     format!("videos/{uid}/audio/{track}")
 }
 
+/// The watermark image a video is burnt with, copied from its profile at upload so
+/// that deleting the profile later cannot fail a video still in the queue.
+pub fn video_watermark_key(uid: &VideoId) -> String {
+    format!("uploads/{uid}/watermark")
+}
+
 /// A watermark profile's image.
 pub fn watermark_key(account: &AccountId, watermark: &WatermarkId) -> String {
     format!("watermarks/{account}/{watermark}")
