@@ -19,6 +19,7 @@ pub mod package;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod publish;
 pub mod thumbnail;
 pub mod tools;
 pub mod worker;

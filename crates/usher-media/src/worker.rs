@@ -14,13 +14,15 @@ use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
 use usher_core::{ErrorReason, Video, VideoState};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
-use usher_store::layout::{generation_prefix, is_generation, original_key, outputs_prefix};
+use usher_store::layout::{
+    generation_prefix, is_generation, masters_prefix, original_key, outputs_prefix,
+};
 use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
 use crate::copy::{Copier, CopyError};
 use crate::error::MediaError;
 use crate::tools::Tools;
-use crate::{package, plan, probe, thumbnail, thumbnail_time};
+use crate::{package, plan, probe, publish, thumbnail, thumbnail_time};
 use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
@@ -85,6 +87,8 @@ enum JobError {
     Refused(ErrorReason),
     #[error(transparent)]
     Copy(#[from] CopyError),
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
 }
 
 impl Worker {
@@ -209,6 +213,8 @@ impl Worker {
             JobError::Store(_) => true,
             JobError::Refused(_) => false,
             JobError::Copy(c) => c.is_retryable(),
+            // A store hiccup while writing the masters; corrupt media won't get better.
+            JobError::Publish(p) => matches!(p, publish::PublishError::Store(_)),
         };
         if retryable && job.attempts < MAX_ATTEMPTS {
             let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
@@ -222,6 +228,7 @@ impl Worker {
                 JobError::Refused(r) => *r,
                 JobError::Store(_) => ErrorReason::Unknown,
                 JobError::Copy(_) => ErrorReason::FetchOriginError,
+                JobError::Publish(_) => ErrorReason::Unknown,
             };
             tracing::warn!(error = %detail, reason = reason.code(), "job failed");
             self.db.mark_error(&job.video_uid, reason, now).await?;
@@ -354,10 +361,22 @@ impl Worker {
         }
         // Everything is in the store: scratch goes before the video is announced ready.
         remove_scratch(work).await;
-        match self.db.mark_ready(uid, &generation, now_micros()).await? {
+        // Captions and audio tracks added while the video was processed are published
+        // with it; later changes are caught up by `republish` below.
+        let masters = publish::prepare(&self.db, &self.blobs, uid, &packaged.index).await?;
+        let revision = Some((masters.revision.as_str(), masters.version));
+        match self
+            .db
+            .mark_ready(uid, &generation, revision, now_micros())
+            .await?
+        {
             None => {
                 // Deleted (or moved on) while we worked: what we wrote is unreachable.
                 self.blobs.delete_prefix(&prefix).await?;
+                self.blobs
+                    .delete_prefix(&masters_prefix(uid, &masters.revision))
+                    .await?;
+                return Ok(());
             }
             Some(Some(old)) if old != generation => {
                 self.blobs
@@ -365,6 +384,12 @@ impl Worker {
                     .await?;
             }
             Some(_) => {}
+        }
+        publish::remove_stale(&self.blobs, uid, &masters, None).await;
+        if let Err(e) = publish::republish(&self.db, &self.blobs, uid).await {
+            // The video is ready with the tracks it had when packaged; the next change
+            // to its tracks publishes again.
+            tracing::warn!(error = %e, "could not publish tracks added during packaging");
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! whose time is up.
 
 mod accounts;
+mod audio_tracks;
 mod blobs;
 mod copy;
 mod db;
@@ -12,6 +13,7 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+mod publish;
 mod reaper;
 mod row;
 mod staging;
@@ -20,6 +22,10 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
+pub use audio_tracks::{
+    AUDIO_JOB, AudioTrackEdit, AudioTrackRecord, AudioTrackRefusal, AudioTrackStatus,
+    MAX_AUDIO_TRACKS,
+};
 pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
@@ -28,6 +34,7 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use publish::{AudioRendition, CaptionTrack, TracksSnapshot};
 pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };

@@ -443,6 +443,14 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
+        for table in ["captions", "audio_tracks"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE video_uid = $1"
+            )))
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM videos WHERE uid = $1")
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -549,11 +557,14 @@ impl Db {
     }
 
     /// Publishes `generation` and marks the video ready in one statement; returns the
-    /// generation it replaced, whose blobs the caller may now delete.
+    /// generation it replaced, whose blobs the caller may now delete. `masters` is the
+    /// masters revision rendered over this generation and the tracks version it shows
+    /// (see [`Db::set_masters`]); without one the edge serves the generation's own.
     pub async fn mark_ready(
         &self,
         uid: &VideoId,
         generation: &str,
+        masters: Option<(&str, i64)>,
         now: Micros,
     ) -> Result<Option<Option<String>>> {
         let mut tx = self.write_tx().await?;
@@ -571,14 +582,18 @@ impl Db {
         }
         sqlx::query(
             "UPDATE videos SET state = 'ready', pct_complete = 100, media_generation = $1, \
-             ready_at = $2, modified = $2, error_reason = NULL WHERE uid = $3",
+             ready_at = $2, modified = $2, error_reason = NULL, manifest_revision = $3, \
+             published_tracks_version = $4 WHERE uid = $5",
         )
         .bind(generation)
         .bind(now)
+        .bind(masters.map(|(rev, _)| rev))
+        .bind(masters.map_or(-1, |(_, version)| version))
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
         notify_in(&mut tx, uid, now).await?;
+        crate::audio_tracks::enqueue_if_queued_in(&mut tx, uid, now).await?;
         self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
         self.mark_access_stale();
@@ -598,6 +613,15 @@ impl Db {
         .await?;
         if done.rows_affected() > 0 {
             notify_in(&mut tx, uid, now).await?;
+            // Tracks waiting for the video to be ready never will be.
+            sqlx::query(
+                "UPDATE audio_tracks SET status = 'error', error = 'the video failed', \
+                 modified = $1 WHERE video_uid = $2 AND status = 'queued'",
+            )
+            .bind(now)
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
             self.bump_access_version(&mut *tx).await?;
         }
         tx.commit().await?;
