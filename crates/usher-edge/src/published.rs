@@ -102,10 +102,13 @@ pub fn blob_key(video: &Video, path: &str, place: &Place) -> Option<String> {
                 (None, _) => None,
             }
         }
-        Place::AudioTrack(track) => {
+        // Only the tracks the current masters list: a deleted track's files may still
+        // be in some edge's memory, but they are never served again.
+        Place::AudioTrack(track) if video.published_audio.contains(track) => {
             let file = path.rsplit('/').next()?;
             Some(format!("{}/{file}", audio_track_prefix(uid, track)))
         }
+        Place::AudioTrack(_) => None,
     }
 }
 
@@ -212,6 +215,12 @@ mod tests {
             key(&v, "manifest/v1/seg_00003.m4s"),
             Some(format!("{gen_dir}/manifest/v1/seg_00003.m4s"))
         );
+        assert_eq!(
+            key(&v, &format!("manifest/t{TRACK}/init.mp4")),
+            None,
+            "not listed by the masters"
+        );
+        v.published_audio = vec![TRACK.parse().unwrap()];
         assert_eq!(
             key(&v, &format!("manifest/t{TRACK}/init.mp4")),
             Some(format!("videos/{}/audio/{TRACK}/init.mp4", v.uid))

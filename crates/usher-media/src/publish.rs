@@ -18,7 +18,7 @@ use bytes::Bytes;
 use usher_core::VideoId;
 use usher_core::ids::random_hex_id;
 use usher_store::layout::{generation_prefix, masters_dir, masters_prefix};
-use usher_store::{Blobs, Db, StoreError, TracksSnapshot};
+use usher_store::{Blobs, Db, Masters, StoreError, TracksSnapshot};
 
 use crate::command::MANIFEST_DIR;
 use crate::index::{PLAYLIST_FILE, Rendition, SegmentIndex};
@@ -52,14 +52,6 @@ pub enum Published {
     Switched(String),
 }
 
-/// A revision rendered and written, not yet switched to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Masters {
-    pub revision: String,
-    /// The tracks version it shows.
-    pub version: i64,
-}
-
 /// Brings the video's published masters up to date with its tracks.
 pub async fn republish(db: &Db, blobs: &Blobs, uid: &VideoId) -> Result<Published, PublishError> {
     let mut outcome = Published::UpToDate;
@@ -79,10 +71,7 @@ pub async fn republish(db: &Db, blobs: &Blobs, uid: &VideoId) -> Result<Publishe
         }
         let index = read_index(blobs, uid, &generation).await?;
         let masters = write_revision(blobs, uid, &index, &snapshot).await?;
-        match db
-            .set_masters(uid, &generation, &masters.revision, masters.version)
-            .await?
-        {
+        match db.set_masters(uid, &generation, &masters).await? {
             Some(replaced) => {
                 tracing::info!(video = %uid, revision = masters.revision, "published tracks");
                 remove_stale(blobs, uid, &masters, replaced.as_deref()).await;
@@ -206,12 +195,21 @@ async fn write_revision(
     index: &SegmentIndex,
     snapshot: &TracksSnapshot,
 ) -> Result<Masters, PublishError> {
+    let tracks = tracks_of(uid, snapshot);
     let masters = Masters {
         revision: revision_name(snapshot.version),
         version: snapshot.version,
+        audio: snapshot
+            .audio
+            .iter()
+            .filter(|t| {
+                let dir = audio_track_dir(&t.uid);
+                tracks.audio.iter().any(|a| a.rendition.id == dir)
+            })
+            .map(|t| t.uid.clone())
+            .collect(),
     };
     let prefix = masters_prefix(uid, &masters.revision);
-    let tracks = tracks_of(uid, snapshot);
     let mut files: Vec<(String, Bytes)> = vec![
         (
             HLS_MASTER_FILE.to_owned(),

@@ -34,7 +34,7 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
-pub use publish::{AudioRendition, CaptionTrack, TracksSnapshot};
+pub use publish::{AudioRendition, CaptionTrack, Masters, TracksSnapshot};
 pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };

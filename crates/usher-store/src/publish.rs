@@ -42,6 +42,16 @@ pub struct TracksSnapshot {
     pub audio: Vec<AudioRendition>,
 }
 
+/// A masters revision as the video row records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masters {
+    pub revision: String,
+    /// The tracks version it was rendered from.
+    pub version: i64,
+    /// The additional audio tracks it lists.
+    pub audio: Vec<AudioTrackId>,
+}
+
 impl TracksSnapshot {
     /// Whether the published masters already show this version of the tracks.
     pub fn is_published(&self) -> bool {
@@ -119,17 +129,16 @@ impl Db {
         }))
     }
 
-    /// Switches the ready video to masters `revision`, rendered over `generation` from
-    /// tracks `version`, unless the generation moved on or a revision of the same or a
-    /// newer version is already published. Returns the revision replaced (`Some(None)`
-    /// when there was none), or `None` when nothing was switched (the caller then
-    /// deletes what it wrote).
+    /// Switches the ready video to `masters`, rendered over `generation`, unless the
+    /// generation moved on or a revision of the same or a newer tracks version is
+    /// already published. Returns the revision replaced (`Some(None)` when there was
+    /// none), or `None` when nothing was switched (the caller then deletes what it
+    /// wrote).
     pub async fn set_masters(
         &self,
         uid: &VideoId,
         generation: &str,
-        revision: &str,
-        version: i64,
+        masters: &Masters,
     ) -> Result<Option<Option<String>>> {
         let mut tx = self.write_tx().await?;
         let current: Option<Option<String>> = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -139,18 +148,22 @@ impl Db {
         )))
         .bind(uid.as_str())
         .bind(generation)
-        .bind(version)
+        .bind(masters.version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(old) = current else {
             return Ok(None);
         };
         let done = sqlx::query(
-            "UPDATE videos SET manifest_revision = $1, published_tracks_version = $2 \
-             WHERE uid = $3",
+            "UPDATE videos SET manifest_revision = $1, published_tracks_version = $2, \
+             published_audio = $3 WHERE uid = $4",
         )
-        .bind(revision)
-        .bind(version)
+        .bind(&masters.revision)
+        .bind(masters.version)
+        .bind(
+            serde_json::to_string(&masters.audio)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;

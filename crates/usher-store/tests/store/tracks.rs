@@ -2,7 +2,7 @@
 //! rely on, on both backends.
 
 use usher_core::{AudioTrackId, VideoId, VideoState};
-use usher_store::{AUDIO_JOB, AudioTrackEdit, AudioTrackRefusal, AudioTrackStatus, Db};
+use usher_store::{AUDIO_JOB, AudioTrackEdit, AudioTrackRefusal, AudioTrackStatus, Db, Masters};
 
 use crate::{Fixture, account, video};
 
@@ -27,6 +27,14 @@ async fn audio_jobs(db: &Db, uid: &VideoId) -> usize {
         .iter()
         .filter(|j| j.kind == AUDIO_JOB)
         .count()
+}
+
+fn masters(revision: &str, version: i64, audio: &[&AudioTrackId]) -> Masters {
+    Masters {
+        revision: revision.into(),
+        version,
+        audio: audio.iter().map(|t| (*t).clone()).collect(),
+    }
 }
 
 async fn version(db: &Db, uid: &VideoId) -> i64 {
@@ -192,7 +200,9 @@ async fn only_a_newer_rendering_of_the_tracks_replaces_the_masters(f: &Fixture) 
     let a = account(&f.db).await;
     let uid = video(&f.db, &a, 1, "m").await;
     assert_eq!(
-        f.db.set_masters(&uid, "g1", "r0", 0).await.unwrap(),
+        f.db.set_masters(&uid, "g1", &masters("r0", 0, &[]))
+            .await
+            .unwrap(),
         None,
         "not ready"
     );
@@ -203,7 +213,7 @@ async fn only_a_newer_rendering_of_the_tracks_replaces_the_masters(f: &Fixture) 
     );
     // Packaging publishes the generation with masters rendered from version 0.
     assert_eq!(
-        f.db.mark_ready(&uid, "g1", Some(("r0", 0)), 3)
+        f.db.mark_ready(&uid, "g1", Some(&masters("r0", 0, &[])), 3)
             .await
             .unwrap(),
         Some(None)
@@ -221,12 +231,25 @@ async fn only_a_newer_rendering_of_the_tracks_replaces_the_masters(f: &Fixture) 
         Some("r0")
     );
     let epoch = f.db.access_epoch();
+    let track = AudioTrackId::generate();
     // Not newer: refused; another generation: refused.
-    assert_eq!(f.db.set_masters(&uid, "g1", "r1", 0).await.unwrap(), None);
-    assert_eq!(f.db.set_masters(&uid, "g0", "r1", 5).await.unwrap(), None);
+    assert_eq!(
+        f.db.set_masters(&uid, "g1", &masters("r1", 0, &[]))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.db.set_masters(&uid, "g0", &masters("r1", 5, &[]))
+            .await
+            .unwrap(),
+        None
+    );
     // Newer: switched, and edges are told.
     assert_eq!(
-        f.db.set_masters(&uid, "g1", "r2", 1).await.unwrap(),
+        f.db.set_masters(&uid, "g1", &masters("r2", 1, &[&track]))
+            .await
+            .unwrap(),
         Some(Some("r0".into()))
     );
     assert!(f.db.access_epoch() > epoch);
@@ -236,15 +259,18 @@ async fn only_a_newer_rendering_of_the_tracks_replaces_the_masters(f: &Fixture) 
         (Some("r2"), 1)
     );
     // A slower publisher of an older version arriving late changes nothing.
-    assert_eq!(f.db.set_masters(&uid, "g1", "r1", 1).await.unwrap(), None);
     assert_eq!(
-        f.db.video_by_uid(&uid)
+        f.db.set_masters(&uid, "g1", &masters("r1", 1, &[]))
             .await
-            .unwrap()
-            .unwrap()
-            .manifest_revision
-            .as_deref(),
-        Some("r2")
+            .unwrap(),
+        None
+    );
+    let v = f.db.video_by_uid(&uid).await.unwrap().unwrap();
+    assert_eq!(v.manifest_revision.as_deref(), Some("r2"));
+    assert_eq!(
+        v.published_audio,
+        [track],
+        "the edge serves the tracks it lists"
     );
 }
 
