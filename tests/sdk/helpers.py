@@ -90,6 +90,8 @@ class UsherServer:
         return f"{self.url}/client/v4"
 
     def start(self) -> "UsherServer":
+        # A queue of its own: an earlier process's pump may still end its queue with None.
+        self._lines = queue.Queue()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -162,7 +164,6 @@ class UsherServer:
         self.proc.kill()
         self.proc.wait(timeout=STOP_DEADLINE_S)
         self._log.close()
-        self._lines = queue.Queue()
         self.proc = None
         return self.start()
 
@@ -178,7 +179,6 @@ class UsherServer:
         """SIGTERM (must exit 0), then serve again on the same data dir (a new port)."""
         code = self.stop()
         assert code == 0, f"usher serve exited {code} after SIGTERM\n{self.log_tail()}"
-        self._lines = queue.Queue()
         self.proc = None
         return self.start()
 
