@@ -168,6 +168,9 @@ pub enum TokenCommand {
     /// Sign a token for one video with a signing key's PEM or JWK (the `pem`/`jwk`
     /// fields of `POST …/stream/keys`, base64 as returned); prints the token.
     Sign(TokenSignArgs),
+    /// Ask a server what its edges would decide for a token now, with every check they
+    /// run (signature, key, video, times, access rules, origin, download) and its verdict.
+    Explain(TokenExplainArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -202,6 +205,30 @@ pub struct TokenSignArgs {
     /// repeat for several, evaluated in order.
     #[arg(long = "rule")]
     pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenExplainArgs {
+    /// The signed-URL token (what goes where the video uid would in a URL).
+    #[arg(value_name = "TOKEN")]
+    pub signed_token: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The video asked for (default: the one the token names).
+    #[arg(long)]
+    pub video: Option<String>,
+    /// The viewer's address (default: this machine's, as the server sees it).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The viewer's country, ISO 3166-1 alpha-2 (default: where GeoIP places the address).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// The page's origin, as a player would send it (e.g. https://shop.example).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// What is asked for: media (default), download, thumbnail or player.
+    #[arg(long)]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

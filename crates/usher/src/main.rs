@@ -49,6 +49,9 @@ async fn main() -> std::process::ExitCode {
         Command::Token {
             command: TokenCommand::Sign(args),
         } => token::sign(&args).map(|t| println!("{t}")),
+        Command::Token {
+            command: TokenCommand::Explain(args),
+        } => client::explain::explain(&args).await,
         Command::Upload(args) => client::upload::run(args).await,
         Command::Keys { command } => match command {
             KeysCommand::Create(c) => client::keys::create(&c).await,
