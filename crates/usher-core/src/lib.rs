@@ -3,6 +3,7 @@
 
 pub mod ids;
 pub mod origin;
+pub mod revocation;
 pub mod reason;
 pub mod secret;
 pub mod time_fmt;

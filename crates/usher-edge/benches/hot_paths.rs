@@ -64,6 +64,7 @@ fn hot_paths(c: &mut Criterion) {
                 let presented = Presented::Token {
                     claims: &claims,
                     key_account: &account,
+                    revoked: false,
                 };
                 decide(&video, &origins, presented, black_box(&req), false).unwrap()
             })
@@ -77,6 +78,7 @@ fn hot_paths(c: &mut Criterion) {
         Arc::new(VerifiedToken {
             claims: claims.clone(),
             key_account: account.clone(),
+            revoked: false,
         }),
     );
     c.bench_function("token decision, cached (lookup + policy)", |b| {
@@ -85,6 +87,7 @@ fn hot_paths(c: &mut Criterion) {
             let presented = Presented::Token {
                 claims: &hit.claims,
                 key_account: &hit.key_account,
+                revoked: hit.revoked,
             };
             decide(&video, &origins, presented, black_box(&req), false).unwrap()
         })

@@ -37,10 +37,11 @@ pub enum Presented<'a> {
     /// By its uid.
     Uid,
     /// By a token whose signature [`verify_token`] has checked, signed by a key of
-    /// `key_account`.
+    /// `key_account`; `revoked` if this one token is on the revocation list.
     Token {
         claims: &'a Claims,
         key_account: &'a AccountId,
+        revoked: bool,
     },
 }
 
@@ -210,7 +211,8 @@ pub fn decide_observed(
         Presented::Token {
             claims,
             key_account,
-        } => check_claims(video, claims, key_account, req, obs)?,
+            revoked,
+        } => check_claims(video, claims, key_account, revoked, req, obs)?,
     };
     if req.resource == Resource::Download {
         let outcome = if !downloads_enabled {
@@ -293,6 +295,7 @@ fn check_claims(
     video: &Video,
     claims: &Claims,
     key_account: &AccountId,
+    revoked: bool,
     req: &Request<'_>,
     obs: &mut impl Observer,
 ) -> Result<bool, Denial> {
@@ -313,6 +316,17 @@ fn check_claims(
         Err(Denial::InvalidToken("token is for another video"))
     };
     observe(obs, "sub", sub, |()| format!("names video {}", video.uid))?;
+    let listed = if revoked {
+        Err(Denial::InvalidToken("token revoked"))
+    } else {
+        Ok(())
+    };
+    observe(obs, "revoked", listed, |()| {
+        match &claims.jti {
+            Some(jti) => format!("token {jti} is not revoked"),
+            None => "this token is not revoked".to_owned(),
+        }
+    })?;
     let time = |e: ClaimsError| match e {
         ClaimsError::Expired => Denial::Expired,
         ClaimsError::NotYetValid => Denial::NotYetValid,

@@ -122,6 +122,7 @@ fn decide_with(
         Presented::Token {
             claims: &claims,
             key_account,
+            revoked: false,
         },
         r,
         downloads,
@@ -451,6 +452,7 @@ fn explained(
             Presented::Token {
                 claims: &claims,
                 key_account: key.map_or(&w.a, |k| k.account),
+                revoked: false,
             },
             r,
             downloads,

@@ -31,6 +31,9 @@ const VIDEOS: usize = 50_000;
 pub struct VerifiedToken {
     pub claims: Claims,
     pub key_account: AccountId,
+    /// On the revocation list when verified (a revocation moves the epoch, so a cached
+    /// entry never outlives a change to the list).
+    pub revoked: bool,
 }
 
 /// A signing key as the edge needs it: parsed once.

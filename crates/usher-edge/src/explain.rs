@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 use usher_core::origin::RequestOrigin;
+use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
 use usher_core::{AccountId, VideoId};
 use usher_store::{Db, StoreError};
@@ -121,9 +122,13 @@ async fn decide_for(
         now: now_secs(),
         skew: q.skew,
     };
+    let revoked = db
+        .is_token_revoked(&video.uid, &token_id(q.token, claims.jti.as_deref()))
+        .await?;
     let presented = Presented::Token {
         claims: &claims,
         key_account: &key.account,
+        revoked,
     };
     Ok(decide_observed(
         &video,

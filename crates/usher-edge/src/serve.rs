@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
+use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
 use usher_core::{KeyId, Video, VideoId};
 use usher_store::{Blobs, Db};
@@ -213,9 +214,18 @@ async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedTo
         None => None,
     };
     let claims = verify_token(&token, key.as_deref().map(LiveKey::info))?;
+    let revoked = match claims.sub.parse::<VideoId>() {
+        Ok(uid) => st
+            .db
+            .is_token_revoked(&uid, &token_id(id, claims.jti.as_deref()))
+            .await
+            .map_err(internal)?,
+        Err(_) => false,
+    };
     let v = Arc::new(VerifiedToken {
         claims,
         key_account: key.map(|k| k.account.clone()).ok_or(Denial::NotFound)?,
+        revoked,
     });
     st.cache.put_token(id, epoch, v.clone());
     Ok(v)
@@ -253,6 +263,7 @@ pub async fn authorize(
         Some(t) => Presented::Token {
             claims: &t.claims,
             key_account: &t.key_account,
+            revoked: t.revoked,
         },
     };
     let grant = decide(&video, &origins, presented, &facts, video.downloads_enabled)?;

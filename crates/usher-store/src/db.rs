@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_webhooks.sql")),
     (8, include_str!("../migrations/0008_adaptive.sql")),
     (9, include_str!("../migrations/0009_sealed_keys.sql")),
+    (10, include_str!("../migrations/0010_revoked_tokens.sql")),
 ];
 
 /// How to open the metadata database.

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod master_key;
 mod publish;
 mod reaper;
+mod revoked_tokens;
 mod row;
 mod staging;
 mod tus;

@@ -168,6 +168,15 @@ impl Reaper {
                 Ok(n) => tracing::info!(files = n, "removed abandoned partial writes"),
                 Err(e) => tracing::warn!(error = %e, "could not sweep abandoned partial writes"),
             }
+            // Revoked tokens past their expiry are refused anyway. The entries already
+            // carry the edges' clock skew, so none is needed here.
+            if let Err(e) = self
+                .db
+                .forget_expired_revocations(usher_core::time_fmt::now_secs(), 0)
+                .await
+            {
+                tracing::warn!(error = %e, "could not forget expired token revocations");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}

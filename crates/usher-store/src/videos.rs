@@ -448,7 +448,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        for table in ["captions", "audio_tracks"] {
+        for table in ["captions", "audio_tracks", "revoked_tokens"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE video_uid = $1"
             )))

@@ -134,6 +134,32 @@ pub struct Claims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub access_rules: Vec<AccessRule>,
+    /// A token's own id (RFC 7519 `jti`): what revokes this one token without revoking
+    /// its key. Usher's `POST …/token` sets a random one; self-signed tokens may carry
+    /// any string (a number is read as its digits) or none.
+    #[serde(
+        default,
+        deserialize_with = "string_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jti: Option<String>,
+}
+
+/// Longest `jti` kept: longer ones are refused like any malformed claim.
+pub const MAX_JTI_LEN: usize = 256;
+
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    let jti = match v {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(de::Error::custom("jti must be a string")),
+    };
+    if jti.len() > MAX_JTI_LEN {
+        return Err(de::Error::custom("jti too long"));
+    }
+    Ok(Some(jti))
 }
 
 fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -176,6 +202,7 @@ impl Claims {
             nbf: None,
             downloadable: false,
             access_rules: Vec::new(),
+            jti: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
 pub mod token_explain;
+pub mod token_revoke;
 pub mod tokens;
 pub mod tus;
 pub mod uploads;
@@ -44,6 +45,7 @@ pub fn router() -> Router<ApiState> {
         )
         .route("/stream/{uid}/embed", get(videos::embed))
         .route("/stream/{uid}/token", post(tokens::create))
+        .route("/stream/{uid}/token/revoke", post(token_revoke::revoke))
         .route("/stream/{uid}/audio", get(audio_tracks::list))
         .route("/stream/{uid}/audio/copy", post(audio_tracks::copy))
         .route(

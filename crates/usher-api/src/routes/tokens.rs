@@ -108,6 +108,8 @@ pub async fn create(
     claims.nbf = Some(Timestamp(nbf));
     claims.downloadable = req.downloadable.unwrap_or(false);
     claims.access_rules = rules;
+    // Names this one token, so that it can be revoked without its key.
+    claims.jti = Some(usher_core::ids::random_hex_id());
     let token = sign(&key, &claims).map_err(ApiError::internal)?;
     Ok(ok(json!({ "token": token })))
 }

@@ -14,7 +14,7 @@ mod support;
 mod blobs;
 mod races;
 mod reaper;
-mod sealed_keys;
+mod secrets;
 mod tracks;
 mod webhooks;
 

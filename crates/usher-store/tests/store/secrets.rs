@@ -1,6 +1,6 @@
-//! Account signing keys sealed under the master key (SPEC §9), on both backends: keys
-//! in the clear are sealed, a rotation re-seals, and the database is scrubbed after
-//! (SQLite's WAL checkpointed, PostgreSQL's table rewritten).
+//! SPEC §9 on both backends: account signing keys sealed under the master key (keys in
+//! the clear are sealed, a rotation re-seals, the database is scrubbed after: SQLite's
+//! WAL checkpointed, PostgreSQL's table rewritten), and single revoked tokens.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -65,3 +65,43 @@ async fn keys_in_the_clear_are_sealed_and_rotation_reseals_them(f: &Fixture) {
 }
 
 conformance!(keys_in_the_clear_are_sealed_and_rotation_reseals_them);
+
+async fn single_tokens_are_revoked_per_video_until_they_expire(f: &Fixture) {
+    let (a, b) = (account(&f.db).await, account(&f.db).await);
+    let uid = crate::video(&f.db, &a, 1, "v").await;
+    let other = crate::video(&f.db, &a, 2, "w").await;
+    assert!(!f.db.is_token_revoked(&uid, "jti:1").await.unwrap());
+    let epoch = f.db.access_epoch();
+    assert_eq!(
+        f.db.revoke_token(&b, &uid, "jti:1", 100, 5).await.unwrap(),
+        None,
+        "another account's video"
+    );
+    assert!(!f.db.is_token_revoked(&uid, "jti:1").await.unwrap());
+    f.db.revoke_token(&a, &uid, "jti:1", 100, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(f.db.access_epoch() > epoch, "edges are told");
+    assert!(f.db.is_token_revoked(&uid, "jti:1").await.unwrap());
+    assert!(!f.db.is_token_revoked(&other, "jti:1").await.unwrap());
+    assert!(!f.db.is_token_revoked(&uid, "jti:2").await.unwrap());
+    // Revoked again with an earlier expiry: the later one stays.
+    f.db.revoke_token(&a, &uid, "jti:1", 50, 6)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.db.forget_expired_revocations(99, 0).await.unwrap(), 0);
+    assert!(f.db.is_token_revoked(&uid, "jti:1").await.unwrap());
+    assert_eq!(f.db.forget_expired_revocations(101, 0).await.unwrap(), 1);
+    assert!(!f.db.is_token_revoked(&uid, "jti:1").await.unwrap());
+    // Deleting the video forgets its revocations.
+    f.db.revoke_token(&a, &uid, "jti:3", 1000, 7)
+        .await
+        .unwrap()
+        .unwrap();
+    f.db.delete_video(&a, &uid).await.unwrap().unwrap();
+    assert!(!f.db.is_token_revoked(&uid, "jti:3").await.unwrap());
+}
+
+conformance!(single_tokens_are_revoked_per_video_until_they_expire);
