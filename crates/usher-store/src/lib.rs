@@ -5,6 +5,7 @@
 
 mod accounts;
 mod blobs;
+mod captions;
 mod copy;
 mod db;
 mod direct_uploads;
@@ -21,6 +22,7 @@ mod webhooks;
 
 pub use accounts::AccountRecord;
 pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
+pub use captions::{CaptionRecord, CaptionStatus, CaptionTracks};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;

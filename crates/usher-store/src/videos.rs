@@ -428,20 +428,20 @@ impl Db {
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         uid: &VideoId,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM jobs WHERE video_uid = $1")
+        for (table, column) in [
+            ("jobs", "video_uid"),
+            ("video_downloads", "uid"),
+            ("direct_uploads", "uid"),
+            ("tus_uploads", "uid"),
+            ("copy_sources", "uid"),
+            ("captions", "video_uid"),
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE {column} = $1"
+            )))
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        for table in [
-            "video_downloads",
-            "direct_uploads",
-            "tus_uploads",
-            "copy_sources",
-        ] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))
-                .bind(uid.as_str())
-                .execute(&mut *tx)
-                .await?;
         }
         sqlx::query("DELETE FROM videos WHERE uid = $1")
             .bind(uid.as_str())
