@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod captions;
 pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
@@ -41,6 +42,22 @@ pub fn router() -> Router<ApiState> {
         )
         .route("/stream/{uid}/embed", get(videos::embed))
         .route("/stream/{uid}/token", post(tokens::create))
+        .route("/stream/{uid}/captions", get(captions::get))
+        .route(
+            "/stream/{uid}/captions/{language}",
+            get(captions::language_get)
+                .put(captions::language_update)
+                .delete(captions::language_delete)
+                .layer(DefaultBodyLimit::max(captions::MAX_CAPTION_REQUEST_BYTES)),
+        )
+        .route(
+            "/stream/{uid}/captions/{language}/vtt",
+            get(captions::vtt_get),
+        )
+        .route(
+            "/stream/{uid}/captions/{language}/generate",
+            post(captions::language_create),
+        )
         .route(
             "/stream/{uid}/downloads",
             get(downloads::get)
