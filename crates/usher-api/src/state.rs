@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use usher_core::AccountId;
 use usher_outbound::AddressPolicy;
+use usher_store::master_key::MasterKeys;
 use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
 
@@ -64,12 +65,14 @@ pub struct ApiState {
     pub staging: Staging,
     pub config: Arc<ApiConfig>,
     pub token_limiter: Arc<RateLimiter>,
+    /// Seals and opens the private half of each account's own signing key.
+    pub master_keys: Arc<MasterKeys>,
     /// Parsed account keys, so `POST …/token` does not re-parse a private key per call.
     account_keys: Arc<Mutex<HashMap<AccountId, Arc<SigningKey>>>>,
 }
 
 impl ApiState {
-    pub fn new(db: Db, blobs: Blobs, config: ApiConfig) -> Self {
+    pub fn new(db: Db, blobs: Blobs, config: ApiConfig, master_keys: Arc<MasterKeys>) -> Self {
         let token_limiter = Arc::new(RateLimiter::per_minute(config.token_requests_per_minute));
         Self {
             db,
@@ -77,6 +80,7 @@ impl ApiState {
             staging: Staging::new(config.staging_dir.clone()),
             config: Arc::new(config),
             token_limiter,
+            master_keys,
             account_keys: Arc::default(),
         }
     }

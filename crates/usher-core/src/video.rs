@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, VideoId};
+use crate::ids::{AccountId, AudioTrackId, VideoId};
 use crate::reason::ErrorReason;
 use crate::time_fmt::Micros;
 use crate::watermark::Watermark;
@@ -134,6 +134,8 @@ pub struct Video {
     /// tracks: a revision written beside the generation and switched to atomically, like
     /// the generation itself. `None`: the generation's own masters (no tracks).
     pub manifest_revision: Option<String>,
+    /// The additional audio tracks the published masters list; the edge serves no other.
+    pub published_audio: Vec<AudioTrackId>,
     /// The video this one was clipped from (`POST …/stream/clip`).
     pub clipped_from: Option<VideoId>,
     /// The span of the source this video is made of, for clips.
@@ -183,6 +185,7 @@ impl Video {
             media_generation: None,
             downloads_enabled: false,
             manifest_revision: None,
+            published_audio: Vec::new(),
             clipped_from: None,
             clip: None,
             watermark: None,

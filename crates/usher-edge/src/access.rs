@@ -60,9 +60,14 @@ pub struct Request<'a> {
 /// short plain text it sends, which never says more than the client already knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
-    /// Missing, not ready, or private and asked for by uid: all look the same.
+    /// Missing or not ready.
     #[error("not found")]
     NotFound,
+    /// Private, and asked for by uid (SPEC §4 item 2): the uid is public inside every
+    /// token, so there is nothing to hide, and "private" must read differently from
+    /// "gone" to whoever is debugging a player.
+    #[error("this video requires a signed URL")]
+    SignedUrlRequired,
     #[error("video failed to process")]
     Errored,
     #[error("invalid token: {0}")]
@@ -84,6 +89,7 @@ impl Denial {
     pub fn label(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::SignedUrlRequired => "signed_url_required",
             Self::Errored => "errored",
             Self::InvalidToken(_) => "invalid_token",
             Self::Expired => "expired",
@@ -98,7 +104,9 @@ impl Denial {
         match self {
             Self::NotFound => 404,
             Self::Errored => 424,
-            Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => 401,
+            Self::SignedUrlRequired | Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => {
+                401
+            }
             Self::RuleBlocked | Self::OriginDenied | Self::DownloadDenied => 403,
         }
     }
@@ -120,13 +128,16 @@ pub fn decide(
     req: &Request<'_>,
     downloads_enabled: bool,
 ) -> Result<Grant, Denial> {
+    // Private first: by uid, the answer is the same whatever the video's state.
+    if video.require_signed_urls && matches!(presented, Presented::Uid) {
+        return Err(Denial::SignedUrlRequired);
+    }
     match video.state {
         VideoState::Ready if video.ready_to_stream() => {}
         VideoState::Error => return Err(Denial::Errored),
         _ => return Err(Denial::NotFound),
     }
     let downloadable = match presented {
-        Presented::Uid if video.require_signed_urls => return Err(Denial::NotFound),
         Presented::Uid => true,
         Presented::Token {
             claims,

@@ -140,12 +140,21 @@ fn a_good_token_plays_and_is_private() {
 }
 
 #[test]
-fn uid_access_public_ok_private_looks_missing() {
+fn uid_access_public_ok_private_needs_a_signed_url() {
     let mut v = video();
-    assert_eq!(
-        decide(&v, &[], Presented::Uid, &req(), true),
-        Err(Denial::NotFound)
-    );
+    let private = decide(&v, &[], Presented::Uid, &req(), true);
+    assert_eq!(private, Err(Denial::SignedUrlRequired));
+    assert_eq!(private.unwrap_err().status(), 401);
+    // Whatever its state: "private" never depends on processing.
+    for state in [VideoState::InProgress, VideoState::Error] {
+        let mut busy = video();
+        busy.state = state;
+        assert_eq!(
+            decide(&busy, &[], Presented::Uid, &req(), true),
+            Err(Denial::SignedUrlRequired),
+            "{state:?}"
+        );
+    }
     v.require_signed_urls = false;
     assert_eq!(
         decide(&v, &[], Presented::Uid, &req(), true),

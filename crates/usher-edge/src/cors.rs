@@ -33,10 +33,10 @@ pub async fn preflight_media(
     Path((id, rest)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let Some(resource) = classify(&rest) else {
+    let Some(published) = classify(&rest) else {
         return denied(&Denial::NotFound);
     };
-    preflight(&st, peer, &id, resource, req).await
+    preflight(&st, peer, &id, published.resource, req).await
 }
 
 /// `OPTIONS /{id}/iframe` and `/{id}/watch`.

@@ -12,6 +12,7 @@ pub mod client;
 pub mod cors;
 pub mod files;
 pub mod player;
+pub mod published;
 pub mod serve;
 pub mod thumbnail;
 

@@ -15,7 +15,6 @@ use base64::engine::general_purpose::STANDARD;
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::time_fmt::now_secs;
 use usher_core::{KeyId, Video, VideoId};
-use usher_store::layout::generation_prefix;
 use usher_store::{Blobs, Db};
 use usher_token::{UnverifiedToken, VerifyingKey};
 
@@ -25,6 +24,7 @@ use crate::access::{
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
 use crate::files::Files;
+use crate::published::{Place, blob_key, content_type};
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -61,45 +61,7 @@ impl EdgeState {
     }
 }
 
-/// Which published file a path names, and what kind of resource it is. Anything else
-/// is not served, whatever the token says.
-pub fn classify(path: &str) -> Option<Resource> {
-    let seg = |s: &str| {
-        s == "index.m3u8"
-            || s == "init.mp4"
-            || s.strip_prefix("seg_")
-                .and_then(|r| r.strip_suffix(".m4s"))
-                .is_some_and(|n| n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit()))
-    };
-    match path {
-        "manifest/video.m3u8" | "manifest/video.mpd" => Some(Resource::Media),
-        "downloads/default.mp4" => Some(Resource::Download),
-        "thumbnails/thumbnail.jpg" => Some(Resource::Thumbnail),
-        _ => {
-            let rest = path.strip_prefix("manifest/")?;
-            let (rendition, file) = rest.split_once('/')?;
-            let (kind, n) = rendition.split_at_checked(1)?;
-            let ok = matches!(kind, "v" | "a")
-                && !n.is_empty()
-                && n.len() <= 2
-                && n.bytes().all(|b| b.is_ascii_digit())
-                && seg(file);
-            ok.then_some(Resource::Media)
-        }
-    }
-}
-
-fn content_type(path: &str) -> &'static str {
-    if path.ends_with(".m3u8") {
-        "application/vnd.apple.mpegurl"
-    } else if path.ends_with(".mpd") {
-        "application/dash+xml"
-    } else if path.ends_with(".jpg") {
-        "image/jpeg"
-    } else {
-        "video/mp4"
-    }
-}
+pub use crate::published::classify;
 
 pub fn denied(d: &Denial) -> Response {
     usher_metrics::metrics()
@@ -187,15 +149,15 @@ pub async fn media(
     Path((id, rest)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let Some(resource) = classify(&rest) else {
+    let Some(published) = classify(&rest) else {
         return denied(&Denial::NotFound);
     };
     let viewer = viewer(&st, peer, &req);
-    match authorize(&st, &id, resource, &viewer).await {
-        Ok(auth) if resource == Resource::Thumbnail => {
+    match authorize(&st, &id, published.resource, &viewer).await {
+        Ok(auth) if published.resource == Resource::Thumbnail => {
             crate::thumbnail::serve(&st, &auth, req).await
         }
-        Ok(auth) => send(&st, &auth, &rest, req).await,
+        Ok(auth) => send(&st, &auth, &rest, &published.place, req).await,
         Err(d) => denied(&d),
     }
 }
@@ -323,13 +285,18 @@ pub fn allowed(video: &Video) -> Vec<AllowedOrigin> {
         .collect()
 }
 
-/// Sends the published file `rest` of an authorized video.
-pub async fn send(st: &EdgeState, auth: &Authorized, rest: &str, req: Request) -> Response {
+/// Sends the published file `rest` of an authorized video, which lives in `place`.
+pub async fn send(
+    st: &EdgeState,
+    auth: &Authorized,
+    rest: &str,
+    place: &Place,
+    req: Request,
+) -> Response {
     let (video, private) = (&auth.video, auth.private);
-    let Some(generation) = video.media_generation.as_deref() else {
+    let Some(key) = blob_key(video, rest, place) else {
         return denied(&Denial::NotFound);
     };
-    let key = format!("{}/{rest}", generation_prefix(&video.uid, generation));
     let filename = req
         .uri()
         .query()
@@ -458,35 +425,5 @@ mod tests {
                 "{headers:?}"
             );
         }
-    }
-
-    #[test]
-    fn only_published_files_are_addressable() {
-        for ok in [
-            "manifest/video.m3u8",
-            "manifest/video.mpd",
-            "manifest/v0/index.m3u8",
-            "manifest/a0/init.mp4",
-            "manifest/v12/seg_00001.m4s",
-            "downloads/default.mp4",
-            "thumbnails/thumbnail.jpg",
-        ] {
-            assert!(classify(ok).is_some(), "{ok}");
-        }
-        for bad in [
-            "",
-            "manifest/index.json",
-            "manifest/../../../etc/passwd",
-            "manifest/v0/../../x",
-            "manifest/v0/seg_1.m4s",
-            "manifest/x0/init.mp4",
-            "manifest/v/init.mp4",
-            "manifest/v0/init.mp4/x",
-            "../usher.db",
-            "downloads/other.mp4",
-        ] {
-            assert!(classify(bad).is_none(), "{bad}");
-        }
-        assert_eq!(classify("downloads/default.mp4"), Some(Resource::Download));
     }
 }

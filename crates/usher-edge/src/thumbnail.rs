@@ -19,6 +19,7 @@ use usher_media::Tools;
 use usher_media::thumbnail::{END_MARGIN_SECS, Fit, Size, thumbnail_sized};
 use usher_store::layout::generation_prefix;
 
+use crate::published::Place;
 use crate::serve::{Authorized, EdgeState, send};
 
 pub use sources::SOURCE_BUDGET;
@@ -188,7 +189,7 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
 
 pub async fn serve(st: &EdgeState, auth: &Authorized, req: Request) -> Response {
     let params = match ThumbParams::parse(req.uri().query()) {
-        Ok(None) => return send(st, auth, STORED, req).await,
+        Ok(None) => return send(st, auth, STORED, &Place::Generation, req).await,
         Ok(Some(p)) => p,
         Err(reason) => return refuse(StatusCode::BAD_REQUEST, &reason),
     };
@@ -200,7 +201,7 @@ pub async fn serve(st: &EdgeState, auth: &Authorized, req: Request) -> Response 
     if let Err(e) = ensure_cut(st, thumbs, auth, &params, &key).await {
         return e.refusal();
     }
-    send(st, auth, &rest, req).await
+    send(st, auth, &rest, &Place::Generation, req).await
 }
 
 /// Makes sure the JPEG for `params` is stored at `key`, cutting it if needed.

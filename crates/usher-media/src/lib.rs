@@ -7,6 +7,7 @@
 //! local files plus a [`SegmentIndex`] describing them, so every step can be tested
 //! with a clip generated on the spot.
 
+pub mod audio;
 pub mod command;
 pub mod copy;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod package;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod publish;
 pub mod thumbnail;
 pub mod tools;
 pub mod worker;

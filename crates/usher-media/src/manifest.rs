@@ -19,31 +19,174 @@ pub const DASH_MPD_FILE: &str = "video.mpd";
 /// HLS `GROUP-ID` of the audio renditions.
 pub const AUDIO_GROUP: &str = "audio";
 
-/// The master playlist: one `EXT-X-STREAM-INF` per video rendition, audio as an
-/// alternate rendition group so that video and audio segments stay separate files.
+/// What a video's masters list beside its ladder: additional audio tracks and captions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tracks {
+    /// Additional audio renditions, in the order players should list them.
+    pub audio: Vec<AudioTrack>,
+    /// Captions, in the order players should list them.
+    pub captions: Vec<Caption>,
+}
+
+/// An additional audio track: its rendition (whose `id` is its directory under
+/// `manifest/`, `t{uid}`), the label shown to viewers and whether it plays by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioTrack {
+    pub rendition: Rendition,
+    pub label: String,
+    pub default: bool,
+}
+
+/// A caption track: a single WebVTT file per language under `manifest/{id}/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caption {
+    /// Its directory under `manifest/`: [`caption_dir`] of the language.
+    pub id: String,
+    /// BCP 47 tag.
+    pub language: String,
+    pub label: String,
+}
+
+/// HLS `GROUP-ID` of the captions.
+pub const SUBTITLES_GROUP: &str = "subs";
+/// The WebVTT file inside a caption's directory.
+pub const CAPTIONS_FILE: &str = "captions.vtt";
+/// HLS `NAME` of the video's own audio when additional tracks are listed beside it.
+pub const ORIGINAL_AUDIO_LABEL: &str = "Original";
+/// Nominal bit rate of a caption track in DASH (`@bandwidth` is mandatory): text is tiny
+/// next to any media.
+const CAPTION_BANDWIDTH: u64 = 256;
+
+/// Directory under `manifest/` of the captions in `language` (a BCP 47 tag).
+pub fn caption_dir(language: &str) -> String {
+    format!("cc-{language}")
+}
+
+/// One entry of an audio group: the ladder's own audio or an additional track.
+struct AudioEntry<'a> {
+    rendition: &'a Rendition,
+    name: String,
+    default: bool,
+}
+
+/// The audio group: the ladder's own audio first ("Original" once other tracks stand
+/// beside it), then the additional tracks. Exactly one is the default: the track marked
+/// so, else the original, else the first.
+fn audio_entries<'a>(index: &'a SegmentIndex, tracks: &'a Tracks) -> Vec<AudioEntry<'a>> {
+    let extra_default = tracks.audio.iter().position(|t| t.default);
+    let mut entries: Vec<AudioEntry> = index
+        .audio()
+        .enumerate()
+        .map(|(i, r)| AudioEntry {
+            rendition: r,
+            name: if tracks.audio.is_empty() {
+                format!("audio {i}")
+            } else {
+                ORIGINAL_AUDIO_LABEL.to_owned()
+            },
+            default: false,
+        })
+        .collect();
+    let originals = entries.len();
+    entries.extend(tracks.audio.iter().map(|t| AudioEntry {
+        rendition: &t.rendition,
+        name: t.label.clone(),
+        default: false,
+    }));
+    let default = match extra_default {
+        Some(i) => originals + i,
+        None => 0,
+    };
+    if let Some(e) = entries.get_mut(default) {
+        e.default = true;
+    }
+    unique_names(entries.iter_mut().map(|e| &mut e.name));
+    entries
+}
+
+/// HLS requires `NAME`s unique within a group: later duplicates get a number.
+fn unique_names<'a>(names: impl Iterator<Item = &'a mut String>) {
+    let mut seen: Vec<String> = Vec::new();
+    for name in names {
+        let base = name.clone();
+        let mut n = 2;
+        while seen.contains(name) {
+            *name = format!("{base} {n}");
+            n += 1;
+        }
+        seen.push(name.clone());
+    }
+}
+
+/// A value for an HLS quoted-string attribute: no double quotes, no line breaks.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// The master playlist without additional tracks (what packaging writes into a
+/// generation).
 pub fn hls_master(index: &SegmentIndex) -> String {
+    hls_master_with(index, &Tracks::default())
+}
+
+/// The master playlist: one `EXT-X-STREAM-INF` per video rendition, audio as an
+/// alternate rendition group so that video and audio segments stay separate files, and
+/// captions as a `SUBTITLES` group.
+pub fn hls_master_with(index: &SegmentIndex, tracks: &Tracks) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let audio: Vec<&Rendition> = index.audio().collect();
-    for (i, a) in audio.iter().enumerate() {
-        let default = if i == 0 { "YES" } else { "NO" };
-        let channels = match a.track {
+    let audio = audio_entries(index, tracks);
+    for a in &audio {
+        let default = if a.default { "YES" } else { "NO" };
+        let channels = match a.rendition.track {
             Track::Audio { channels, .. } => format!(",CHANNELS=\"{channels}\""),
             Track::Video { .. } => String::new(),
         };
         let _ = writeln!(
             out,
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"audio {i}\",DEFAULT={default},AUTOSELECT={default}{channels},URI=\"{}/{PLAYLIST_FILE}\"",
-            a.id
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"{}\",DEFAULT={default},AUTOSELECT={default}{channels},URI=\"{}/{PLAYLIST_FILE}\"",
+            quoted(&a.name),
+            a.rendition.id
+        );
+    }
+    let mut caption_names: Vec<String> = tracks.captions.iter().map(|c| c.label.clone()).collect();
+    unique_names(caption_names.iter_mut());
+    for (c, name) in tracks.captions.iter().zip(&caption_names) {
+        let _ = writeln!(
+            out,
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLES_GROUP}\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI=\"{}/{PLAYLIST_FILE}\"",
+            quoted(name),
+            quoted(&c.language),
+            c.id
         );
     }
     // The group's heaviest rendition, which a client may pair with any video variant.
-    let audio_peak = audio.iter().map(|a| a.bandwidth).max().unwrap_or(0);
-    let audio_average = audio.iter().map(|a| a.average_bandwidth).max().unwrap_or(0);
-    for v in index.video() {
-        let mut codecs = v.codecs.clone();
-        if let Some(a) = audio.first() {
-            codecs = format!("{codecs},{}", a.codecs);
+    let audio_peak = audio
+        .iter()
+        .map(|a| a.rendition.bandwidth)
+        .max()
+        .unwrap_or(0);
+    let audio_average = audio
+        .iter()
+        .map(|a| a.rendition.average_bandwidth)
+        .max()
+        .unwrap_or(0);
+    let mut audio_codecs: Vec<&str> = Vec::new();
+    for a in &audio {
+        if !audio_codecs.contains(&a.rendition.codecs.as_str()) {
+            audio_codecs.push(&a.rendition.codecs);
         }
+    }
+    for v in index.video() {
+        let codecs = std::iter::once(v.codecs.as_str())
+            .chain(audio_codecs.iter().copied())
+            .collect::<Vec<_>>()
+            .join(",");
         let _ = write!(
             out,
             "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{codecs}\"",
@@ -64,9 +207,22 @@ pub fn hls_master(index: &SegmentIndex) -> String {
         if !audio.is_empty() {
             let _ = write!(out, ",AUDIO=\"{AUDIO_GROUP}\"");
         }
+        if !tracks.captions.is_empty() {
+            let _ = write!(out, ",SUBTITLES=\"{SUBTITLES_GROUP}\"");
+        }
         let _ = writeln!(out, "\n{}/{PLAYLIST_FILE}", v.id);
     }
     out
+}
+
+/// A caption's media playlist: the whole WebVTT file as one segment spanning the video.
+pub fn hls_subtitles(duration_secs: f64) -> String {
+    let duration = duration_secs.max(0.001);
+    format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n\
+         #EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:{duration:.6},\n{CAPTIONS_FILE}\n#EXT-X-ENDLIST\n",
+        duration.ceil() as u64
+    )
 }
 
 /// A rendition's media playlist (VOD, fMP4).
@@ -98,12 +254,19 @@ pub fn hls_variant(rendition: &Rendition) -> String {
     out
 }
 
-/// A static MPD over the same segments: one AdaptationSet for video, one for audio,
-/// each Representation with a SegmentTemplate and an exact SegmentTimeline.
+/// The MPD without additional tracks (what packaging writes into a generation).
 pub fn dash_mpd(index: &SegmentIndex) -> String {
+    dash_mpd_with(index, &Tracks::default())
+}
+
+/// A static MPD over the same segments: one AdaptationSet for all the video, one per
+/// audio track (they are different content, not bit rates of one), one per caption;
+/// every Representation with a SegmentTemplate and an exact SegmentTimeline.
+pub fn dash_mpd_with(index: &SegmentIndex, tracks: &Tracks) -> String {
     let max_segment = index
         .renditions
         .iter()
+        .chain(tracks.audio.iter().map(|t| &t.rendition))
         .flat_map(|r| r.segments.iter().map(move |s| r.seconds(s.duration)))
         .fold(0.0, f64::max);
     let mut out = format!(
@@ -113,6 +276,7 @@ pub fn dash_mpd(index: &SegmentIndex) -> String {
         duration(index.duration_secs),
         duration(max_segment),
     );
+    let mut set_id = 0;
     let video: Vec<&Rendition> = index.video().collect();
     if let Some(first) = video.first() {
         let aligned = video.iter().all(|v| same_timeline(v, first));
@@ -122,23 +286,49 @@ pub fn dash_mpd(index: &SegmentIndex) -> String {
         });
         let _ = writeln!(
             out,
-            "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"{aligned}\" \
+            "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"{aligned}\" \
              startWithSAP=\"1\" maxWidth=\"{max_w}\" maxHeight=\"{max_h}\">"
         );
         for v in &video {
             representation(&mut out, v);
         }
         out.push_str("    </AdaptationSet>\n");
+        set_id += 1;
     }
-    let audio: Vec<&Rendition> = index.audio().collect();
-    if !audio.is_empty() {
-        out.push_str(
-            "    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n",
+    let audio = audio_entries(index, tracks);
+    let labelled = !tracks.audio.is_empty();
+    for a in &audio {
+        let _ = writeln!(
+            out,
+            "    <AdaptationSet id=\"{set_id}\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">"
         );
-        for a in &audio {
-            representation(&mut out, a);
+        if labelled {
+            let role = if a.default { "main" } else { "alternate" };
+            let _ = writeln!(
+                out,
+                "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>\n      <Label>{}</Label>",
+                xml_escape(&a.name)
+            );
         }
+        representation(&mut out, a.rendition);
         out.push_str("    </AdaptationSet>\n");
+        set_id += 1;
+    }
+    for c in &tracks.captions {
+        let _ = writeln!(
+            out,
+            "    <AdaptationSet id=\"{set_id}\" contentType=\"text\" mimeType=\"text/vtt\" lang=\"{}\">\n\
+             \x20     <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n\
+             \x20     <Label>{}</Label>\n\
+             \x20     <Representation id=\"{}\" bandwidth=\"{CAPTION_BANDWIDTH}\">\n\
+             \x20       <BaseURL>{}/{CAPTIONS_FILE}</BaseURL>\n\
+             \x20     </Representation>\n    </AdaptationSet>",
+            xml_escape(&c.language),
+            xml_escape(&c.label),
+            xml_escape(&c.id),
+            xml_escape(&c.id),
+        );
+        set_id += 1;
     }
     out.push_str("  </Period>\n</MPD>\n");
     out

@@ -104,12 +104,18 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
             )
         }
         b"mp4a" => {
-            let channels = be16(entry, 16, "mp4a")?;
+            // MP4 muxers write the template value 2 into the sample entry's channel
+            // count whatever the stream; the AudioSpecificConfig has the real layout.
+            let entry_channels = be16(entry, 16, "mp4a")?;
             let esds = child(entry.get(28..).ok_or(Mp4Error::Truncated("mp4a"))?, b"esds")?
                 .ok_or(Mp4Error::Missing("esds"))?;
+            let (codecs, configured) =
+                esds_codec(esds.get(4..).ok_or(Mp4Error::Truncated("esds"))?)?;
             (
-                esds_codec(esds.get(4..).ok_or(Mp4Error::Truncated("esds"))?)?,
-                SampleEntry::Audio { channels },
+                codecs,
+                SampleEntry::Audio {
+                    channels: configured.unwrap_or(entry_channels),
+                },
             )
         }
         other => {
@@ -135,8 +141,9 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
     })
 }
 
-/// `mp4a.40.<audio object type>` from an `esds` payload (after version/flags).
-fn esds_codec(mut data: &[u8]) -> Result<String, Mp4Error> {
+/// `mp4a.40.<audio object type>` from an `esds` payload (after version/flags), and the
+/// channel count its AudioSpecificConfig gives, if it gives one.
+fn esds_codec(mut data: &[u8]) -> Result<(String, Option<u16>), Mp4Error> {
     let truncated = || Mp4Error::Truncated("esds");
     let mut object_type = None;
     while let Some((&tag, rest)) = data.split_first() {
@@ -167,21 +174,47 @@ fn esds_codec(mut data: &[u8]) -> Result<String, Mp4Error> {
             }
             // DecoderSpecificInfo = AudioSpecificConfig: 5-bit object type, 31 escapes to 6 more bits.
             0x05 if object_type == Some(0x40) => {
-                let b0 = *body.first().ok_or_else(truncated)?;
-                let mut aot = b0 >> 3;
+                let mut bits = Bits { data: body, pos: 0 };
+                let mut aot = bits.take(5).ok_or_else(truncated)?;
                 if aot == 31 {
-                    let b1 = *body.get(1).ok_or_else(truncated)?;
-                    aot = 32 + (((b0 & 0x07) << 3) | (b1 >> 5));
+                    aot = 32 + bits.take(6).ok_or_else(truncated)?;
                 }
-                return Ok(format!("mp4a.40.{aot}"));
+                // samplingFrequencyIndex; 15 means an explicit 24-bit frequency follows.
+                if bits.take(4) == Some(15) {
+                    bits.take(24);
+                }
+                let channels = match bits.take(4) {
+                    Some(c @ 1..=6) => Some(c as u16),
+                    Some(7) => Some(8),
+                    _ => None,
+                };
+                return Ok((format!("mp4a.40.{aot}"), channels));
             }
             _ => {}
         }
         data = &rest[len..];
     }
     match object_type {
-        Some(oti) => Ok(format!("mp4a.{oti:02x}")),
+        Some(oti) => Ok((format!("mp4a.{oti:02x}"), None)),
         None => Err(Mp4Error::Missing("DecoderConfigDescriptor")),
+    }
+}
+
+/// Reads big-endian bit fields.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
     }
 }
 

@@ -187,3 +187,40 @@ fn descriptor_lengths() {
     );
     assert_eq!(descriptor_len(&[0x80, 0x80]), None);
 }
+
+/// An `esds` payload (after version/flags) around an AudioSpecificConfig.
+fn esds_with(asc: &[u8]) -> Vec<u8> {
+    let mut dcd = vec![0x40, 0x15];
+    dcd.extend_from_slice(&[0; 11]);
+    dcd.push(0x05);
+    dcd.push(asc.len() as u8);
+    dcd.extend_from_slice(asc);
+    let mut es = vec![0x00, 0x01, 0x00, 0x04, dcd.len() as u8];
+    es.extend_from_slice(&dcd);
+    let mut out = vec![0x03, es.len() as u8];
+    out.extend_from_slice(&es);
+    out
+}
+
+#[test]
+fn aac_channels_come_from_the_audio_specific_config() {
+    // AAC-LC, 44.1 kHz, mono: 00010 0100 0001 000.
+    assert_eq!(
+        esds_codec(&esds_with(&[0x12, 0x08])).unwrap(),
+        ("mp4a.40.2".to_owned(), Some(1))
+    );
+    // AAC-LC, 48 kHz, stereo: 00010 0011 0010 000.
+    assert_eq!(
+        esds_codec(&esds_with(&[0x11, 0x90])).unwrap(),
+        ("mp4a.40.2".to_owned(), Some(2))
+    );
+    // HE-AAC signalled explicitly (object type 5), 7.1 (configuration 7 = 8 channels).
+    assert_eq!(esds_codec(&esds_with(&[0x29, 0xb8])).unwrap().1, Some(8));
+    // Channel configuration 0 (a program config element): left to the sample entry.
+    assert_eq!(esds_codec(&esds_with(&[0x12, 0x00])).unwrap().1, None);
+    // Cut short: the codec is still known.
+    assert_eq!(
+        esds_codec(&esds_with(&[0x12])).unwrap(),
+        ("mp4a.40.2".to_owned(), None)
+    );
+}

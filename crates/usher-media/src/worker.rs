@@ -14,13 +14,16 @@ use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
 use usher_core::{ErrorReason, Video, VideoState};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
-use usher_store::layout::{generation_prefix, is_generation, original_key, outputs_prefix};
-use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
+use usher_store::layout::{
+    generation_prefix, is_generation, masters_prefix, original_key, outputs_prefix,
+};
+use usher_store::{AUDIO_JOB, Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
+use crate::audio::{AudioEncoder, AudioError};
 use crate::copy::{Copier, CopyError};
 use crate::error::MediaError;
 use crate::tools::Tools;
-use crate::{package, plan, probe, thumbnail, thumbnail_time};
+use crate::{package, plan, probe, publish, thumbnail, thumbnail_time};
 use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
@@ -72,6 +75,8 @@ pub struct Worker {
     cfg: WorkerConfig,
     /// `None` if the outbound HTTP client could not be built: copy jobs then fail.
     copier: Option<Copier>,
+    /// Likewise for audio track jobs.
+    audio: Option<AudioEncoder>,
 }
 
 /// Why a job stopped short.
@@ -85,22 +90,30 @@ enum JobError {
     Refused(ErrorReason),
     #[error(transparent)]
     Copy(#[from] CopyError),
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
 }
 
 impl Worker {
     pub fn new(db: Db, blobs: Blobs, tools: Arc<Tools>, cfg: WorkerConfig) -> Self {
-        let copier = Outbound::new(cfg.copy_policy.clone())
-            .ok()
-            .map(|outbound| Copier {
-                outbound,
-                max_bytes: cfg.max_video_bytes,
-            });
+        let outbound = Outbound::new(cfg.copy_policy.clone()).ok();
+        let copier = outbound.clone().map(|outbound| Copier {
+            outbound,
+            max_bytes: cfg.max_video_bytes,
+        });
+        let audio = outbound.map(|outbound| AudioEncoder {
+            outbound,
+            max_bytes: cfg.max_video_bytes,
+        });
         Self {
             db,
             blobs,
             tools,
             cfg,
             copier,
+            audio,
         }
     }
 
@@ -140,7 +153,7 @@ impl Worker {
         let Some(job) = self
             .db
             .claim_job(
-                &[usher_store::PACKAGE_JOB, usher_store::COPY_JOB],
+                &[usher_store::PACKAGE_JOB, COPY_JOB, AUDIO_JOB],
                 &self.cfg.name,
                 lease,
                 now_micros(),
@@ -158,11 +171,7 @@ impl Worker {
                 "gave up after {MAX_ATTEMPTS} attempts: the worker stopped mid-job each time"
             );
             tracing::warn!("{why}");
-            let now = now_micros();
-            self.db
-                .mark_error(&job.video_uid, ErrorReason::Unknown, now)
-                .await?;
-            self.db.fail_job(&job.id, &self.cfg.name, &why, now).await?;
+            self.give_up(&job, ErrorReason::Unknown, &why).await?;
             return Ok(true);
         }
         tracing::info!(kind = %job.kind, "running a job");
@@ -209,6 +218,9 @@ impl Worker {
             JobError::Store(_) => true,
             JobError::Refused(_) => false,
             JobError::Copy(c) => c.is_retryable(),
+            // A store hiccup while writing the masters; corrupt media won't get better.
+            JobError::Publish(p) => matches!(p, publish::PublishError::Store(_)),
+            JobError::Audio(a) => a.is_retryable(),
         };
         if retryable && job.attempts < MAX_ATTEMPTS {
             let delay = RETRY_BACKOFF * u32::try_from(job.attempts).unwrap_or(1);
@@ -222,14 +234,33 @@ impl Worker {
                 JobError::Refused(r) => *r,
                 JobError::Store(_) => ErrorReason::Unknown,
                 JobError::Copy(_) => ErrorReason::FetchOriginError,
+                JobError::Publish(_) | JobError::Audio(_) => ErrorReason::Unknown,
             };
             tracing::warn!(error = %detail, reason = reason.code(), "job failed");
-            self.db.mark_error(&job.video_uid, reason, now).await?;
-            self.db
-                .fail_job(&job.id, &self.cfg.name, &detail, now)
-                .await?;
+            self.give_up(job, reason, &detail).await?;
             Ok("failed")
         }
+    }
+
+    /// Ends a job for good. A failed packaging or copy fails the video; a failed audio
+    /// job fails only the tracks it was encoding, never the video they belong to.
+    async fn give_up(
+        &self,
+        job: &Job,
+        reason: ErrorReason,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_micros();
+        if job.kind == AUDIO_JOB {
+            for t in self.db.queued_audio_tracks(&job.video_uid).await? {
+                self.db
+                    .audio_track_failed(&job.video_uid, &t.uid, detail, now)
+                    .await?;
+            }
+        } else {
+            self.db.mark_error(&job.video_uid, reason, now).await?;
+        }
+        self.db.fail_job(&job.id, &self.cfg.name, detail, now).await
     }
 
     /// Puts the job back in the queue (due at `at`) and the video back to `queued`.
@@ -272,6 +303,21 @@ impl Worker {
     }
 
     async fn run_job(&self, job: &Job) -> Result<(), JobError> {
+        if job.kind == AUDIO_JOB {
+            let audio = self
+                .audio
+                .as_ref()
+                .ok_or(AudioError::Fetch(FetchError::Setup))?;
+            return Ok(audio
+                .run(
+                    &self.db,
+                    &self.blobs,
+                    &self.tools,
+                    &self.cfg.scratch,
+                    &job.video_uid,
+                )
+                .await?);
+        }
         if job.kind == COPY_JOB {
             let copier = self
                 .copier
@@ -354,10 +400,21 @@ impl Worker {
         }
         // Everything is in the store: scratch goes before the video is announced ready.
         remove_scratch(work).await;
-        match self.db.mark_ready(uid, &generation, now_micros()).await? {
+        // Captions and audio tracks added while the video was processed are published
+        // with it; later changes are caught up by `republish` below.
+        let masters = publish::prepare(&self.db, &self.blobs, uid, &packaged.index).await?;
+        match self
+            .db
+            .mark_ready(uid, &generation, Some(&masters), now_micros())
+            .await?
+        {
             None => {
                 // Deleted (or moved on) while we worked: what we wrote is unreachable.
                 self.blobs.delete_prefix(&prefix).await?;
+                self.blobs
+                    .delete_prefix(&masters_prefix(uid, &masters.revision))
+                    .await?;
+                return Ok(());
             }
             Some(Some(old)) if old != generation => {
                 self.blobs
@@ -365,6 +422,12 @@ impl Worker {
                     .await?;
             }
             Some(_) => {}
+        }
+        publish::remove_stale(&self.blobs, uid, &masters, None).await;
+        if let Err(e) = publish::republish(&self.db, &self.blobs, uid).await {
+            // The video is ready with the tracks it had when packaged; the next change
+            // to its tracks publishes again.
+            tracing::warn!(error = %e, "could not publish tracks added during packaging");
         }
         Ok(())
     }

@@ -9,6 +9,9 @@
 ALTER TABLE videos ADD COLUMN manifest_revision TEXT;
 ALTER TABLE videos ADD COLUMN tracks_version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE videos ADD COLUMN published_tracks_version BIGINT NOT NULL DEFAULT -1;
+-- The audio tracks (JSON array of uids) the current masters list: the edge serves a
+-- track's files only while they do.
+ALTER TABLE videos ADD COLUMN published_audio TEXT NOT NULL DEFAULT '[]';
 -- Clips: the source video and the span of it (seconds).
 ALTER TABLE videos ADD COLUMN clipped_from TEXT;
 ALTER TABLE videos ADD COLUMN clip_start DOUBLE PRECISION;

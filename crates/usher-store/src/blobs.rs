@@ -142,6 +142,36 @@ impl Blobs {
         })
     }
 
+    /// Stores a small blob in one request (manifests, captions): no multipart upload
+    /// for a few hundred bytes. Atomic like every write: readers see the old blob or the
+    /// new one.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&Path::parse(key).map_err(path_err)?, bytes.into())
+            .await?;
+        Ok(())
+    }
+
+    /// Reads a small blob whole, or `None` if there is none; a blob larger than `max`
+    /// bytes is an error rather than an allocation the caller did not plan for.
+    pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Option<Bytes>> {
+        let Some(read) = self.get_range(key, None).await? else {
+            return Ok(None);
+        };
+        if read.meta.size > max {
+            return Err(StoreError::Corrupt(format!(
+                "{key} is {} bytes, more than the {max} expected",
+                read.meta.size
+            )));
+        }
+        let mut out = Vec::with_capacity(usize::try_from(read.meta.size).unwrap_or(0));
+        let mut stream = read.stream;
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
     /// Streams a local file into the store; returns its size.
     pub async fn put_file(&self, key: &str, file: &FsPath) -> Result<u64> {
         let mut f = tokio::fs::File::open(file).await?;
@@ -253,6 +283,20 @@ impl Blobs {
 
     /// Deletes every key under `prefix`; returns how many. S3 deletes them in batches
     /// (one request per thousand keys) rather than one request each.
+    /// Deletes one blob; deleting one that is not there is not an error. (A prefix names
+    /// whole path segments below it, so [`Blobs::delete_prefix`] never matches the blob
+    /// at exactly that key.)
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .delete(&Path::parse(key).map_err(path_err)?)
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
         let prefix = Path::parse(prefix).map_err(path_err)?;
         let keys = self

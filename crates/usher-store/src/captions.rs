@@ -2,7 +2,9 @@
 //! WebVTT text kept in the row (captions are small, and row and text then change
 //! together). Every change locks the video's row first, so changes to one video's
 //! captions take turns, and moves the video's `tracks_version` in the same transaction:
-//! the publisher renders the masters for a version and only ever replaces an older one.
+//! the publisher ([`Db::tracks_snapshot`], [`Db::set_masters`]) renders the masters for a
+//! version and only ever replaces an older one. The access version is not moved here:
+//! edges serve captions from the published masters, and switching those moves it.
 //! Reads are scoped to the account that owns the video.
 
 use sqlx::AssertSqlSafe;
@@ -13,6 +15,7 @@ use usher_core::{AccountId, VideoId};
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::publish::tracks_changed_in;
 use crate::row::{flag, get, parse};
 use crate::videos::owned_in;
 
@@ -62,14 +65,6 @@ pub struct CaptionRecord {
     pub modified: Micros,
 }
 
-/// A video's captions with their text, as of one `tracks_version`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaptionTracks {
-    pub tracks_version: i64,
-    /// `(caption, WebVTT text)`, in the order the languages were added.
-    pub captions: Vec<(CaptionRecord, String)>,
-}
-
 const COLUMNS: &str =
     "c.video_uid, c.language, c.label, c.generated, c.status, c.created, c.modified";
 
@@ -83,21 +78,6 @@ fn from_row(r: &AnyRow) -> Result<CaptionRecord> {
         created: get(r, "created")?,
         modified: get(r, "modified")?,
     })
-}
-
-/// Inside the caller's transaction: the video's tracks changed.
-async fn tracks_changed_in(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    uid: &VideoId,
-) -> Result<()> {
-    sqlx::query("UPDATE videos SET tracks_version = tracks_version + 1 WHERE uid = $1")
-        .bind(uid.as_str())
-        .execute(&mut **tx)
-        .await?;
-    // Edges cache what a video's manifests are; they must reload.
-    db.bump_access_version(&mut **tx).await?;
-    Ok(())
 }
 
 impl Db {
@@ -162,9 +142,8 @@ impl Db {
         .bind(record.modified)
         .execute(&mut *tx)
         .await?;
-        tracks_changed_in(self, &mut tx, uid).await?;
+        tracks_changed_in(&mut tx, uid).await?;
         tx.commit().await?;
-        self.mark_access_stale();
         Ok(Some(record))
     }
 
@@ -239,39 +218,8 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(Some(false));
         }
-        tracks_changed_in(self, &mut tx, uid).await?;
+        tracks_changed_in(&mut tx, uid).await?;
         tx.commit().await?;
-        self.mark_access_stale();
         Ok(Some(true))
-    }
-
-    /// For the publisher (trusted code with a uid, whatever its account): the video's
-    /// `tracks_version` and its captions with their text, read in one statement so the
-    /// captions are exactly those of that version. `None` when there is no such video.
-    pub async fn caption_tracks(&self, uid: &VideoId) -> Result<Option<CaptionTracks>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT v.tracks_version, c.vtt, {COLUMNS} FROM videos v \
-             LEFT JOIN captions c ON c.video_uid = v.uid WHERE v.uid = $1 \
-             ORDER BY c.created, c.language"
-        )))
-        .bind(uid.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let tracks_version: i64 = get(first, "tracks_version")?;
-        let mut captions = Vec::with_capacity(rows.len());
-        for r in &rows {
-            // The one row of a video without captions has NULL caption columns.
-            let Some(vtt) = get::<Option<String>>(r, "vtt")? else {
-                continue;
-            };
-            captions.push((from_row(r)?, vtt));
-        }
-        Ok(Some(CaptionTracks {
-            tracks_version,
-            captions,
-        }))
     }
 }

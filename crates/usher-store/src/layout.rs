@@ -38,6 +38,12 @@ pub fn masters_prefix(uid: &VideoId, revision: &str) -> String {
     format!("videos/{uid}/masters/{revision}")
 }
 
+/// The file an additional audio track was fetched from, kept like the video's own
+/// upload so that a retried encode need not fetch it again.
+pub fn audio_source_key(uid: &VideoId, track: &AudioTrackId) -> String {
+    format!("uploads/{uid}/audio/{track}")
+}
+
 /// An additional audio track's segments and playlist.
 pub fn audio_track_prefix(uid: &VideoId, track: &AudioTrackId) -> String {
     format!("videos/{uid}/audio/{track}")

@@ -4,6 +4,7 @@
 //! whose time is up.
 
 mod accounts;
+mod audio_tracks;
 mod blobs;
 mod captions;
 mod copy;
@@ -13,6 +14,8 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+pub mod master_key;
+mod publish;
 mod reaper;
 mod row;
 mod staging;
@@ -21,8 +24,12 @@ mod videos;
 mod webhooks;
 
 pub use accounts::AccountRecord;
+pub use audio_tracks::{
+    AUDIO_JOB, AudioTrackEdit, AudioTrackRecord, AudioTrackRefusal, AudioTrackStatus,
+    MAX_AUDIO_TRACKS,
+};
 pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
-pub use captions::{CaptionRecord, CaptionStatus, CaptionTracks};
+pub use captions::{CaptionRecord, CaptionStatus};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;
@@ -30,6 +37,7 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use publish::{AudioRendition, CaptionTrack, Masters, TracksSnapshot};
 pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };

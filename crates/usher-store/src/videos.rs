@@ -9,6 +9,7 @@ use usher_core::{AccountId, ClipSpan, ErrorReason, Video, VideoId, VideoState};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::jobs::{self, NewJob};
+use crate::publish::Masters;
 use crate::row::{flag, get, parse};
 use crate::webhooks::{self, WEBHOOK_JOB};
 
@@ -18,8 +19,8 @@ macro_rules! columns {
         "uid, account_id, created, modified, uploaded, creator, meta, size, duration, width, \
          height, state, pct_complete, error_reason, ready_at, require_signed_urls, \
          allowed_origins, thumbnail_pct, max_duration_seconds, scheduled_deletion, \
-         upload_expiry, media_generation, manifest_revision, clipped_from, clip_start, clip_end, \
-         watermark"
+         upload_expiry, media_generation, manifest_revision, published_audio, clipped_from, \
+         clip_start, clip_end, watermark"
     };
 }
 const COLUMNS: &str = columns!();
@@ -36,6 +37,7 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
     let reason: Option<String> = get(r, "error_reason")?;
     let clipped_from: Option<String> = get(r, "clipped_from")?;
     let watermark: Option<String> = get(r, "watermark")?;
+    let published_audio: String = get(r, "published_audio")?;
     Ok(Video {
         uid: parse(r, "uid")?,
         account_id: parse(r, "account_id")?,
@@ -62,6 +64,8 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
         media_generation: get(r, "media_generation")?,
         downloads_enabled: flag(r, "downloads_enabled")?,
         manifest_revision: get(r, "manifest_revision")?,
+        published_audio: serde_json::from_str(&published_audio)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         clipped_from: clipped_from
             .map(|s| {
                 s.parse()
@@ -231,7 +235,7 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
          $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
-         $27, $28)"
+         $27, $28, $29)"
     )))
     .bind(v.uid.as_str())
     .bind(v.account_id.as_str())
@@ -256,6 +260,7 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     .bind(v.upload_expiry)
     .bind(&v.media_generation)
     .bind(&v.manifest_revision)
+    .bind(json(&v.published_audio)?)
     .bind(v.clipped_from.as_ref().map(|u| u.as_str().to_owned()))
     .bind(v.clip.map(|c| c.start))
     .bind(v.clip.map(|c| c.end))
@@ -428,16 +433,24 @@ impl Db {
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         uid: &VideoId,
     ) -> Result<()> {
-        for (table, column) in [
-            ("jobs", "video_uid"),
-            ("video_downloads", "uid"),
-            ("direct_uploads", "uid"),
-            ("tus_uploads", "uid"),
-            ("copy_sources", "uid"),
-            ("captions", "video_uid"),
+        sqlx::query("DELETE FROM jobs WHERE video_uid = $1")
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for table in [
+            "video_downloads",
+            "direct_uploads",
+            "tus_uploads",
+            "copy_sources",
         ] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))
+                .bind(uid.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for table in ["captions", "audio_tracks"] {
             sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE {column} = $1"
+                "DELETE FROM {table} WHERE video_uid = $1"
             )))
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -549,11 +562,14 @@ impl Db {
     }
 
     /// Publishes `generation` and marks the video ready in one statement; returns the
-    /// generation it replaced, whose blobs the caller may now delete.
+    /// generation it replaced, whose blobs the caller may now delete. `masters` is the
+    /// masters revision rendered over this generation (see [`Db::set_masters`]); without
+    /// one the edge serves the generation's own.
     pub async fn mark_ready(
         &self,
         uid: &VideoId,
         generation: &str,
+        masters: Option<&Masters>,
         now: Micros,
     ) -> Result<Option<Option<String>>> {
         let mut tx = self.write_tx().await?;
@@ -571,14 +587,19 @@ impl Db {
         }
         sqlx::query(
             "UPDATE videos SET state = 'ready', pct_complete = 100, media_generation = $1, \
-             ready_at = $2, modified = $2, error_reason = NULL WHERE uid = $3",
+             ready_at = $2, modified = $2, error_reason = NULL, manifest_revision = $3, \
+             published_tracks_version = $4, published_audio = $5 WHERE uid = $6",
         )
         .bind(generation)
         .bind(now)
+        .bind(masters.map(|m| m.revision.as_str()))
+        .bind(masters.map_or(-1, |m| m.version))
+        .bind(json(&masters.map_or(&[][..], |m| &m.audio[..]))?)
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
         notify_in(&mut tx, uid, now).await?;
+        crate::audio_tracks::enqueue_if_queued_in(&mut tx, uid, now).await?;
         self.bump_access_version(&mut *tx).await?;
         tx.commit().await?;
         self.mark_access_stale();
@@ -598,6 +619,15 @@ impl Db {
         .await?;
         if done.rows_affected() > 0 {
             notify_in(&mut tx, uid, now).await?;
+            // Tracks waiting for the video to be ready never will be.
+            sqlx::query(
+                "UPDATE audio_tracks SET status = 'error', error = 'the video failed', \
+                 modified = $1 WHERE video_uid = $2 AND status = 'queued'",
+            )
+            .bind(now)
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
             self.bump_access_version(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -65,6 +65,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut app = Router::new();
     let mut poller = None;
     if role.api() {
+        let master_keys =
+            crate::master_key::open_for_api(&stores.db, &args.master_key.path(&args.storage))
+                .await?;
         let api_state = ApiState::new(
             stores.db.clone(),
             stores.blobs.clone(),
@@ -78,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 copy_policy: args.copy_policy(),
                 ..ApiConfig::default()
             },
+            master_keys,
         );
         app = app
             .nest("/client/v4", usher_api::router(api_state.clone()))

@@ -175,11 +175,12 @@ pub async fn language_create(
 /// Publishes the video's masters with its captions as they are now. A failure here
 /// does not fail the request: the change is committed, and the next publish (the next
 /// caption or audio change, or the packaging job when the video becomes ready) renders
-/// it. Safe to call while the video is still processing; it then does nothing.
+/// it. While the video is still processing this does nothing, and the packaging job
+/// publishes the captions when it finishes.
 async fn republish(st: &ApiState, uid: &VideoId) {
-    // LEAD: wire the publisher here once it is on main:
-    // if let Err(e) = usher_media::publish::republish(&st.db, &st.blobs, uid).await { tracing::warn!(error = %e, %uid, "captions changed but the masters were not republished; the next publish catches up"); }
-    let _ = (st, uid);
+    if let Err(e) = usher_media::publish::republish(&st.db, &st.blobs, uid).await {
+        tracing::error!(video = %uid, error = %e, "captions changed but the masters were not republished");
+    }
 }
 
 /// The bytes of the multipart field `file`, whether a file part or a plain field.

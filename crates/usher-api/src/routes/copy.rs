@@ -20,7 +20,7 @@ use crate::routes::videos::{EditRequest, validate};
 use crate::state::ApiState;
 
 /// Longest source URL accepted; longer ones are more likely abuse than media.
-const MAX_URL_LEN: usize = 4096;
+pub(crate) const MAX_URL_LEN: usize = 4096;
 /// Longest `Upload-Creator` header, as for `creator` in the body.
 const MAX_CREATOR_LEN: usize = 64;
 
@@ -64,7 +64,7 @@ pub async fn create(
     Ok(ok(render::video(&video, &st.config.edge_url)))
 }
 
-fn url_error(e: FetchError) -> ApiError {
+pub(crate) fn url_error(e: FetchError) -> ApiError {
     match e {
         FetchError::Scheme => ApiError::bad("url: only http and https URLs can be copied"),
         FetchError::RefusedAddress => ApiError::bad(

@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod audio_tracks;
 pub mod captions;
 pub mod copy;
 pub mod direct_uploads;
@@ -13,7 +14,7 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::state::ApiState;
 
@@ -57,6 +58,12 @@ pub fn router() -> Router<ApiState> {
         .route(
             "/stream/{uid}/captions/{language}/generate",
             post(captions::language_create),
+        )
+        .route("/stream/{uid}/audio", get(audio_tracks::list))
+        .route("/stream/{uid}/audio/copy", post(audio_tracks::copy))
+        .route(
+            "/stream/{uid}/audio/{audio_uid}",
+            patch(audio_tracks::edit).delete(audio_tracks::delete),
         )
         .route(
             "/stream/{uid}/downloads",

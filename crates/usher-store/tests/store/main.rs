@@ -15,6 +15,8 @@ mod blobs;
 mod captions;
 mod races;
 mod reaper;
+mod sealed_keys;
+mod tracks;
 mod webhooks;
 
 pub(crate) use support::{Backend, Fixture, account, key, video};
@@ -188,7 +190,10 @@ async fn lifecycle_guards_hold_in_the_database(f: &Fixture) {
             .unwrap()
     );
     assert!(
-        f.db.mark_ready(&uid, "g1", 3).await.unwrap().is_none(),
+        f.db.mark_ready(&uid, "g1", None, 3)
+            .await
+            .unwrap()
+            .is_none(),
         "ready only from inprogress"
     );
     assert!(
@@ -196,7 +201,10 @@ async fn lifecycle_guards_hold_in_the_database(f: &Fixture) {
             .await
             .unwrap()
     );
-    assert_eq!(f.db.mark_ready(&uid, "g1", 3).await.unwrap(), Some(None));
+    assert_eq!(
+        f.db.mark_ready(&uid, "g1", None, 3).await.unwrap(),
+        Some(None)
+    );
     let v = f.db.video(&a, &uid).await.unwrap().unwrap();
     assert_eq!(
         (v.state, v.media_generation.as_deref(), v.pct_complete),

@@ -211,7 +211,10 @@ async fn one_connection_is_enough_for_every_operation(f: &Fixture) {
             .await
             .unwrap()
     );
-    assert_eq!(db.mark_ready(&uid, "g1", 5).await.unwrap(), Some(None));
+    assert_eq!(
+        db.mark_ready(&uid, "g1", None, 5).await.unwrap(),
+        Some(None)
+    );
     db.finish_job(&job.id, "w", 5).await.unwrap();
     let hook = db
         .claim_job(&[WEBHOOK_JOB], "d", 60_000_000, 6)

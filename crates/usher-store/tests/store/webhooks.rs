@@ -49,11 +49,11 @@ async fn outcomes_enqueue_a_notification_only_for_subscribed_accounts(f: &Fixtur
                 .unwrap()
         );
     }
-    f.db.mark_ready(&ready, "g", 6).await.unwrap();
+    f.db.mark_ready(&ready, "g", None, 6).await.unwrap();
     f.db.mark_error(&failed, ErrorReason::NonVideo, 6)
         .await
         .unwrap();
-    f.db.mark_ready(&quiet, "g", 6).await.unwrap();
+    f.db.mark_ready(&quiet, "g", None, 6).await.unwrap();
     let kinds = |jobs: Vec<usher_store::JobRecord>| -> Vec<String> {
         jobs.into_iter().map(|j| j.kind).collect()
     };
@@ -105,7 +105,7 @@ async fn each_runner_claims_only_its_own_kinds(f: &Fixture) {
     f.db.transition(&uid, &[VideoState::Queued], VideoState::InProgress, now)
         .await
         .unwrap();
-    f.db.mark_ready(&uid, "g", now).await.unwrap();
+    f.db.mark_ready(&uid, "g", None, now).await.unwrap();
     assert!(
         f.db.claim_job(&[PACKAGE_JOB], "media", 1_000, now)
             .await

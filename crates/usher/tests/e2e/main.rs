@@ -19,6 +19,7 @@ mod s3_media;
 mod scale_out;
 mod services;
 mod thumbnails;
+mod tracks;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,9 +35,11 @@ pub(crate) const H264_AAC: &[&str] = &[
 /// The published output directory of a ready video.
 pub(crate) fn outputs(app: &app::App, uid: &str) -> PathBuf {
     let dir = app.data_dir.join("media/videos").join(uid);
+    // Beside the generations: `masters/` (manifest revisions) and `audio/` (tracks).
     let gens: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| usher_store::layout::is_generation(&p.file_name().unwrap().to_string_lossy()))
         .collect();
     assert_eq!(gens.len(), 1, "exactly one published generation: {gens:?}");
     gens.into_iter().next().unwrap()
