@@ -106,6 +106,31 @@ def test_captions_are_added_read_replaced_and_deleted_with_the_sdk(server, video
     assert _languages(cf, acct, video) == []
 
 
+def test_a_caption_is_published_in_the_manifests_at_once(server, video):
+    cf, acct = server.client("a"), server.acct("a")
+    lang = cf.stream.captions.language
+    master = f"{server.url}/{video}/manifest/video.m3u8"
+
+    def subtitles() -> list[str]:
+        r = requests.get(master, timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 200, r.text
+        return [line for line in r.text.splitlines() if "TYPE=SUBTITLES" in line]
+
+    assert subtitles() == []
+    lang.update("en-us", account_id=acct, identifier=video, file=SRT_PT)
+    lines = subtitles()
+    assert len(lines) == 1, lines
+    assert 'NAME="English (US)"' in lines[0] and 'LANGUAGE="en-US"' in lines[0], lines
+    r = requests.get(f"{server.url}/{video}/manifest/cc-en-US/captions.vtt",
+                     timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200 and r.text == SRT_PT_AS_VTT, (r.status_code, r.text)
+    mpd = requests.get(f"{server.url}/{video}/manifest/video.mpd", timeout=HTTP_TIMEOUT_S)
+    assert mpd.status_code == 200 and 'lang="en-US"' in mpd.text, mpd.text
+
+    assert lang.delete("en-US", account_id=acct, identifier=video) == ""
+    assert subtitles() == [], "a deleted caption leaves the masters at once"
+
+
 def test_generating_captions_is_refused_clearly(server, video):
     cf, acct = server.client("a"), server.acct("a")
     e = expect_sdk_error(
