@@ -104,6 +104,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::LimitReached(what) => Self::LimitReached(match what {
                 "signing keys" => "Too many signing keys: revoke one before creating another",
+                "captions" => {
+                    "Too many captions on this video: delete a language before adding another"
+                }
                 _ => "Limit reached",
             }),
             other => Self::Internal(other.into()),

@@ -1,6 +1,7 @@
 //! Usher's domain vocabulary: identifiers, the video model and its lifecycle, and the
 //! time format the API speaks. No I/O lives here, so every other crate can share it.
 
+pub mod captions;
 pub mod ids;
 pub mod origin;
 pub mod revocation;

@@ -6,6 +6,7 @@
 mod accounts;
 mod audio_tracks;
 mod blobs;
+mod captions;
 mod copy;
 mod db;
 mod direct_uploads;
@@ -29,6 +30,7 @@ pub use audio_tracks::{
     MAX_AUDIO_TRACKS,
 };
 pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
+pub use captions::{CaptionRecord, CaptionStatus};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
 pub use error::StoreError;

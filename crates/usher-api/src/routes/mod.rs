@@ -1,6 +1,7 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
 pub mod audio_tracks;
+pub mod captions;
 pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
@@ -46,6 +47,22 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/{uid}/embed", get(videos::embed))
         .route("/stream/{uid}/token", post(tokens::create))
         .route("/stream/{uid}/token/revoke", post(token_revoke::revoke))
+        .route("/stream/{uid}/captions", get(captions::get))
+        .route(
+            "/stream/{uid}/captions/{language}",
+            get(captions::language_get)
+                .put(captions::language_update)
+                .delete(captions::language_delete)
+                .layer(DefaultBodyLimit::max(captions::MAX_CAPTION_REQUEST_BYTES)),
+        )
+        .route(
+            "/stream/{uid}/captions/{language}/vtt",
+            get(captions::vtt_get),
+        )
+        .route(
+            "/stream/{uid}/captions/{language}/generate",
+            post(captions::language_create),
+        )
         .route("/stream/{uid}/audio", get(audio_tracks::list))
         .route("/stream/{uid}/audio/copy", post(audio_tracks::copy))
         .route(

@@ -23,6 +23,9 @@ use crate::state::ApiState;
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 /// How long that reading may take.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// What multipart framing (boundaries, part headers) may add around the file itself
+/// before a declared `Content-Length` counts as too large.
+pub(crate) const MULTIPART_FRAMING: u64 = 64 * 1024;
 /// Longest file name kept as `meta.name`.
 const MAX_NAME_LEN: usize = 1024;
 
@@ -82,19 +85,8 @@ pub(crate) async fn receive(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // The multipart framing adds a few hundred bytes around the file itself.
-    if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
-        let mut body = req.into_body().into_data_stream();
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            let mut read = 0u64;
-            while let Some(Ok(chunk)) = body.next().await {
-                read += chunk.len() as u64;
-                if read > DRAIN_LIMIT {
-                    break;
-                }
-            }
-        })
-        .await;
+    if declared.is_some_and(|n| n > limit.saturating_add(MULTIPART_FRAMING)) {
+        drain_body(req).await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut multipart = Multipart::from_request(req, &())
@@ -178,8 +170,23 @@ async fn copy_field(
     }
 }
 
+/// Reads and discards a refused request's body, up to `DRAIN_LIMIT` and `DRAIN_TIMEOUT`.
+pub(crate) async fn drain_body(req: Request) {
+    let mut body = req.into_body().into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads the rest of a refused field, up to `DRAIN_LIMIT` and `DRAIN_TIMEOUT`.
-async fn drain(mut field: axum::extract::multipart::Field<'_>) {
+pub(crate) async fn drain(mut field: axum::extract::multipart::Field<'_>) {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         let mut read = 0u64;
         while let Ok(Some(chunk)) = field.chunk().await {

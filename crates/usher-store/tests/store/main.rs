@@ -12,6 +12,7 @@ use usher_store::{COPY_JOB, Db, JobState, PACKAGE_JOB, StoreError, VideoEdit, Vi
 mod support;
 
 mod blobs;
+mod captions;
 mod races;
 mod reaper;
 mod secrets;
