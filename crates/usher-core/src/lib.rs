@@ -2,6 +2,7 @@
 //! time format the API speaks. No I/O lives here, so every other crate can share it.
 
 pub mod ids;
+pub mod image;
 pub mod origin;
 pub mod reason;
 pub mod secret;

@@ -19,6 +19,7 @@ use crate::envelope::ok;
 use crate::error::ApiError;
 use crate::routes::uploads::{cleanup, receive};
 use crate::routes::videos::{EditRequest, validate};
+use crate::routes::watermarks::attach::{self, WatermarkRef};
 use crate::state::ApiState;
 
 /// Default and bounds of an upload URL's life, as Cloudflare's: 30 minutes by default,
@@ -29,6 +30,7 @@ const MAX_EXPIRY_MICROS: i64 = 6 * 60 * 60 * 1_000_000;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DirectUploadRequest {
+    watermark: Option<WatermarkRef>,
     #[serde(flatten)]
     settings: EditRequest,
     expiry: Option<String>,
@@ -58,6 +60,7 @@ pub async fn create(
             "maxDurationSeconds: required, from 1 to 21600",
         ));
     }
+    let watermark = attach::resolve_ref(&st, &auth.account, req.watermark).await?;
     let mut video = Video::new(uid, auth.account, VideoState::PendingUpload, now);
     settings.apply_to(&mut video);
     // The SDKs send the creator as a header (`upload_creator=`).
@@ -70,14 +73,22 @@ pub async fn create(
         video.creator = Some(c.to_owned());
     }
     video.upload_expiry = Some(expires);
+    if let Some(wm) = watermark {
+        attach::attach(&st, &mut video, wm, "watermark.uid").await?;
+    }
     let secret = generate_api_token();
-    st.db
+    if let Err(e) = st
+        .db
         .insert_direct_upload(&video, &secret.digest_hex(), expires)
-        .await?;
+        .await
+    {
+        attach::detach(&st, &video.uid).await;
+        return Err(e.into());
+    }
     Ok(ok(json!({
         "uploadURL": format!("{}/upload/{}", st.config.public_url.trim_end_matches('/'), secret.expose()),
         "uid": video.uid.as_str(),
-        "watermark": null,
+        "watermark": video.watermark.as_ref().map(crate::render::watermark),
         "scheduledDeletion": video.scheduled_deletion.map(format_micros),
     })))
 }
@@ -100,7 +111,7 @@ pub async fn upload(
     };
     let key = original_key(&uid);
     let size = match receive(&st, req, &key).await {
-        Ok((size, _name)) => size,
+        Ok(received) => received.size,
         Err(e) => {
             // A failed attempt does not use the URL up.
             st.db.release_direct_upload(&uid).await?;

@@ -1,13 +1,16 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod clips;
 pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
+pub mod storage_usage;
 pub mod tokens;
 pub mod tus;
 pub mod uploads;
 pub mod videos;
+pub mod watermarks;
 pub mod webhooks;
 
 use axum::Router;
@@ -28,6 +31,19 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/keys", get(keys::list).post(keys::create))
         .route("/stream/keys/{key_id}", delete(keys::delete))
         .route("/stream/copy", post(copy::create))
+        .route("/stream/clip", post(clips::create))
+        .route("/stream/storage-usage", get(storage_usage::get))
+        .route(
+            "/stream/watermarks",
+            get(watermarks::list)
+                .post(watermarks::create)
+                // The image has its own limit, checked while it streams in.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/stream/watermarks/{watermark_uid}",
+            get(watermarks::get).delete(watermarks::delete),
+        )
         .route("/stream/direct_upload", post(direct_uploads::create))
         .route(
             "/stream/webhook",

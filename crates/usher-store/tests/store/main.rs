@@ -15,6 +15,7 @@ mod blobs;
 mod races;
 mod reaper;
 mod tracks;
+mod watermarks;
 mod webhooks;
 
 pub(crate) use support::{Backend, Fixture, account, key, video};
