@@ -31,8 +31,6 @@ pub struct ClipRequest {
     end: Option<f64>,
     name: Option<String>,
     watermark: Option<WatermarkRef>,
-    #[serde(flatten)]
-    settings: EditRequest,
 }
 
 /// The requested span, checked against the source's duration.
@@ -70,8 +68,9 @@ fn in_root_timeline(span: ClipSpan, source: &Video) -> ClipSpan {
 pub async fn create(
     State(st): State<ApiState>,
     auth: Authed,
-    JsonBody(req): JsonBody<ClipRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let (req, settings): (ClipRequest, EditRequest) = crate::body::split(body)?;
     let Some(source_uid) = req.clipped_from else {
         return Err(ApiError::bad("clippedFromVideoUID: required"));
     };
@@ -89,7 +88,7 @@ pub async fn create(
     }
     let requested = span(req.start, req.end, source.duration)?;
     let uid = VideoId::generate();
-    let settings = validate(req.settings, &uid)?;
+    let settings = validate(settings, &uid)?;
     if let Some(Some(max)) = settings.max_duration_seconds
         && requested.duration() > max as f64
     {

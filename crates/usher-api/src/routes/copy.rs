@@ -29,16 +29,15 @@ const MAX_CREATOR_LEN: usize = 64;
 pub struct CopyRequest {
     url: Option<String>,
     watermark: Option<WatermarkRef>,
-    #[serde(flatten)]
-    settings: EditRequest,
 }
 
 pub async fn create(
     State(st): State<ApiState>,
     auth: Authed,
     headers: HeaderMap,
-    JsonBody(req): JsonBody<CopyRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let (req, settings): (CopyRequest, EditRequest) = crate::body::split(body)?;
     let Some(url) = req.url else {
         return Err(ApiError::bad("url: required"));
     };
@@ -49,7 +48,7 @@ pub async fn create(
         .map_err(url_error)?
         .to_string();
     let uid = VideoId::generate();
-    let settings = validate(req.settings, &uid)?;
+    let settings = validate(settings, &uid)?;
     let watermark = attach::resolve_ref(&st, &auth.account, req.watermark).await?;
     let mut video = Video::new(uid, auth.account, VideoState::Downloading, now_micros());
     settings.apply_to(&mut video);

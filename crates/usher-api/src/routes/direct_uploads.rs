@@ -31,8 +31,6 @@ const MAX_EXPIRY_MICROS: i64 = 6 * 60 * 60 * 1_000_000;
 #[derive(Debug, Default, Deserialize)]
 pub struct DirectUploadRequest {
     watermark: Option<WatermarkRef>,
-    #[serde(flatten)]
-    settings: EditRequest,
     expiry: Option<String>,
 }
 
@@ -40,8 +38,9 @@ pub async fn create(
     State(st): State<ApiState>,
     auth: Authed,
     headers: HeaderMap,
-    JsonBody(req): JsonBody<DirectUploadRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let (req, settings): (DirectUploadRequest, EditRequest) = crate::body::split(body)?;
     let uid = VideoId::generate();
     let now = now_micros();
     let expires = match &req.expiry {
@@ -54,7 +53,7 @@ pub async fn create(
             "expiry: must be from 2 minutes to 6 hours from now",
         ));
     }
-    let settings = validate(req.settings, &uid)?;
+    let settings = validate(settings, &uid)?;
     if !matches!(settings.max_duration_seconds, Some(Some(_))) {
         return Err(ApiError::bad(
             "maxDurationSeconds: required, from 1 to 21600",
