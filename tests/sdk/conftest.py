@@ -123,6 +123,7 @@ def key_b(server: UsherServer):
 
 @pytest.fixture
 def origins():
+    """`origins(host, respond)` starts an `Origin`; all are closed after the test."""
     started: list[Origin] = []
 
     def start(host: str, respond: Respond) -> Origin:

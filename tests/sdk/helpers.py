@@ -293,6 +293,52 @@ def make_clip(out: Path, seconds: int = 4, size: str = "320x240") -> Path:
     return out
 
 
+# An origin's handler decides each response from the request path: (status, headers,
+# body). The pseudo-header `X-No-Length` sends the body without a Content-Length (an
+# HTTP/1.0 body that ends when the connection closes).
+Respond = Callable[[str], tuple[int, dict[str, str], bytes]]
+
+
+class Origin:
+    """A throwaway HTTP origin on `host`, port 0, recording every request path."""
+
+    def __init__(self, host: str, respond: Respond):
+        self.requests: list[str] = []
+        origin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                origin.requests.append(self.path)
+                status, headers, body = respond(self.path)
+                headers = dict(headers)
+                self.send_response(status)
+                no_length = headers.pop("X-No-Length", None) is not None
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if not no_length:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading (a size limit): that is its right
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str = "/clip.mp4", host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def assert_error_envelope(resp: requests.Response, status: int | tuple[int, ...],
                           code: int | None = None) -> dict:
     """The Cloudflare error envelope, a fitting status and `x-should-retry: false`."""

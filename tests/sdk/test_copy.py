@@ -1,9 +1,9 @@
 """Upload from a URL: `stream.copy.create` through the official SDK, against origin
 servers started by the test on loopback addresses only (127.0.0.1 and 127.0.0.2).
 
-Every origin records each request it receives, so the SSRF tests can assert not just
-that a copy was refused but that the refused address never saw a connection's worth
-of HTTP. No test ever connects anywhere but loopback.
+Every origin (the `origins` fixture) records each request it receives, so the SSRF
+tests can assert not just that a copy was refused but that the refused address never
+saw a connection's worth of HTTP. No test ever connects anywhere but loopback.
 """
 
 from __future__ import annotations

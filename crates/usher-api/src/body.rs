@@ -50,6 +50,21 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     })
 }
 
+/// A JSON object read as two views: a request's own fields and the video settings it
+/// shares with an edit (`EditRequest`). Both ignore what they do not know.
+/// `#[serde(flatten)]` would read both in one pass but loses the field's name in a type
+/// error ("invalid type: string, expected a boolean" — which field?).
+pub fn split<A: DeserializeOwned, B: DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<(A, B), ApiError> {
+    // An empty body (read as null) is an empty object: every field absent.
+    let value = match value {
+        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+        v => v,
+    };
+    Ok((from_value(value.clone())?, from_value(value)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +105,27 @@ mod tests {
             parse::<Edit>(&Bytes::from_static(b"[1]")),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    struct Own {
+        url: Option<String>,
+    }
+
+    #[test]
+    fn split_views_name_the_field_in_either() {
+        let v = serde_json::json!({"url": "u", "requireSignedURLs": true});
+        let (own, edit): (Own, Edit) = split(v).unwrap();
+        assert_eq!(own.url.as_deref(), Some("u"));
+        assert_eq!(edit.require_signed_urls, Some(true));
+        for bad in [
+            serde_json::json!({"url": 1}),
+            serde_json::json!({"requireSignedURLs": "yes"}),
+        ] {
+            let field = bad.as_object().unwrap().keys().next().unwrap().clone();
+            let msg = split::<Own, Edit>(bad).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("{field}: ")), "{msg}");
+        }
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("Request body too large: the limit is {0} bytes")]
     PayloadTooLarge(u64),
+    /// One part of the request (a file field) is over its own limit.
+    #[error("{0}")]
+    FieldTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
@@ -63,7 +66,7 @@ impl ApiError {
             Self::Authentication => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) | Self::FieldTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -82,7 +85,7 @@ impl ApiError {
             Self::NotFound(_) => 10003,
             Self::BadRequest(_) => 10005,
             Self::MalformedJson(_) => 10006,
-            Self::PayloadTooLarge(_) => 10007,
+            Self::PayloadTooLarge(_) | Self::FieldTooLarge(_) => 10007,
             Self::UnsupportedMediaType(_) => 10008,
             Self::LimitReached(_) => 10009,
             Self::NotImplemented(_) => 10010,
@@ -106,6 +109,9 @@ impl From<StoreError> for ApiError {
                 "signing keys" => "Too many signing keys: revoke one before creating another",
                 "captions" => {
                     "Too many captions on this video: delete a language before adding another"
+                }
+                "watermark profiles" => {
+                    "Too many watermark profiles: delete one before creating another"
                 }
                 _ => "Limit reached",
             }),

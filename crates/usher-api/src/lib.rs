@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod envelope;
 mod error;
+mod multipart;
 mod rate_limit;
 mod render;
 mod routes;

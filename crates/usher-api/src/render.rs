@@ -2,8 +2,8 @@
 //! wire contract the SDKs parse; URLs are absolute, built from `--public-url`.
 
 use serde_json::{Value, json};
-use usher_core::Video;
 use usher_core::time_fmt::format_micros;
+use usher_core::{Video, Watermark};
 
 fn time(t: Option<i64>) -> Value {
     t.map_or(Value::Null, |us| Value::String(format_micros(us)))
@@ -43,7 +43,25 @@ pub fn video(v: &Video, public_url: &str) -> Value {
         "scheduledDeletion": time(v.scheduled_deletion),
         "uploadExpiry": time(v.upload_expiry),
         "liveInput": null,
-        "watermark": null,
+        "clippedFrom": v.clipped_from.as_ref().map(|u| u.as_str()),
+        "watermark": v.watermark.as_ref().map(watermark),
+    })
+}
+
+/// A watermark profile (also what a video carries, as it was at upload).
+pub fn watermark(w: &Watermark) -> Value {
+    json!({
+        "uid": w.uid.as_str(),
+        "size": w.size,
+        "height": w.height,
+        "width": w.width,
+        "created": format_micros(w.created),
+        "downloadedFrom": w.downloaded_from,
+        "name": w.name,
+        "opacity": w.opacity,
+        "padding": w.padding,
+        "scale": w.scale,
+        "position": w.position.as_str(),
     })
 }
 
@@ -81,5 +99,42 @@ mod tests {
             format!("http://h:1/{}/manifest/video.m3u8", v.uid)
         );
         assert_eq!(j["created"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(j["watermark"], Value::Null);
+        assert_eq!(j["clippedFrom"], Value::Null);
+        assert_eq!(j["liveInput"], Value::Null);
+    }
+
+    #[test]
+    fn a_clip_shows_its_source_and_watermark_in_cloudflares_shape() {
+        let account = AccountId::generate();
+        let mut v = Video::new(VideoId::generate(), account.clone(), VideoState::Queued, 0);
+        let source = VideoId::generate();
+        v.clipped_from = Some(source.clone());
+        let wm = Watermark {
+            uid: usher_core::WatermarkId::generate(),
+            account_id: account,
+            name: "logo".into(),
+            size: 131,
+            width: 48,
+            height: 16,
+            opacity: 0.5,
+            padding: 0.1,
+            scale: 0.2,
+            position: usher_core::WatermarkPosition::LowerLeft,
+            downloaded_from: None,
+            created: 1_000_001,
+        };
+        v.watermark = Some(wm.clone());
+        let j = video(&v, "http://h:1");
+        assert_eq!(j["clippedFrom"], source.as_str());
+        assert_eq!(
+            j["watermark"],
+            json!({
+                "uid": wm.uid.as_str(), "size": 131, "height": 16, "width": 48,
+                "created": "1970-01-01T00:00:01.000001Z", "downloadedFrom": null,
+                "name": "logo", "opacity": 0.5, "padding": 0.1, "scale": 0.2,
+                "position": "lowerLeft",
+            })
+        );
     }
 }

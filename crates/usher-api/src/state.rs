@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use usher_core::AccountId;
 use usher_edge::client::Clients;
-use usher_outbound::AddressPolicy;
+use usher_outbound::{AddressPolicy, Outbound};
 use usher_store::master_key::MasterKeys;
 use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
@@ -77,6 +77,9 @@ pub struct ApiState {
     pub clients: Arc<Clients>,
     /// Parsed account keys, so `POST …/token` does not re-parse a private key per call.
     account_keys: Arc<Mutex<HashMap<AccountId, Arc<SigningKey>>>>,
+    /// The client for URLs customers give the API itself (watermark images), under
+    /// `copy_policy`; built on first use.
+    outbound: Arc<OnceLock<Outbound>>,
 }
 
 impl ApiState {
@@ -91,7 +94,19 @@ impl ApiState {
             master_keys,
             clients: Arc::default(),
             account_keys: Arc::default(),
+            outbound: Arc::default(),
         }
+    }
+
+    /// The outbound HTTP client under [`ApiConfig::copy_policy`].
+    pub fn outbound(&self) -> Result<&Outbound, crate::ApiError> {
+        if let Some(client) = self.outbound.get() {
+            return Ok(client);
+        }
+        let client =
+            Outbound::new(self.config.copy_policy.clone()).map_err(crate::ApiError::internal)?;
+        // Two first uses may race; either client will do.
+        Ok(self.outbound.get_or_init(|| client))
     }
 
     pub fn cached_account_key(&self, account: &AccountId) -> Option<Arc<SigningKey>> {

@@ -3,9 +3,10 @@
 
 pub mod captions;
 pub mod ids;
+pub mod image;
 pub mod origin;
-pub mod revocation;
 pub mod reason;
+pub mod revocation;
 pub mod secret;
 pub mod time_fmt;
 pub mod video;

@@ -16,6 +16,11 @@ pub const DEFAULT_OPACITY: f64 = 1.0;
 pub const DEFAULT_PADDING: f64 = 0.05;
 pub const DEFAULT_SCALE: f64 = 0.15;
 
+/// The largest watermark image: Cloudflare's limit, 2 MiB.
+pub const MAX_IMAGE_BYTES: u64 = 2 * 1024 * 1024;
+/// Longest profile `name`, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+
 /// Where the image sits. `Center` ignores the padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum WatermarkPosition {

@@ -321,11 +321,9 @@ fn check_claims(
     } else {
         Ok(())
     };
-    observe(obs, "revoked", listed, |()| {
-        match &claims.jti {
-            Some(jti) => format!("token {jti} is not revoked"),
-            None => "this token is not revoked".to_owned(),
-        }
+    observe(obs, "revoked", listed, |()| match &claims.jti {
+        Some(jti) => format!("token {jti} is not revoked"),
+        None => "this token is not revoked".to_owned(),
     })?;
     let time = |e: ClaimsError| match e {
         ClaimsError::Expired => Denial::Expired,

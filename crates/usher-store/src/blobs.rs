@@ -172,6 +172,16 @@ impl Blobs {
         Ok(Some(Bytes::from(out)))
     }
 
+    /// Copies the blob `from` to `to` inside the store, replacing `to` if it exists: S3
+    /// `CopyObject`, or a hard link locally (blobs are only ever replaced, never changed
+    /// in place, so sharing the file is safe). The bytes never pass through this process.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        let from = Path::parse(from).map_err(path_err)?;
+        let to = Path::parse(to).map_err(path_err)?;
+        self.store.copy(&from, &to).await?;
+        Ok(())
+    }
+
     /// Streams a local file into the store; returns its size.
     pub async fn put_file(&self, key: &str, file: &FsPath) -> Result<u64> {
         let mut f = tokio::fs::File::open(file).await?;
@@ -279,6 +289,19 @@ impl Blobs {
             .await
             .map_err(std::io::Error::other)??;
         Ok(removed)
+    }
+
+    /// Deletes the blob `key` (not what lies under it: see [`Blobs::delete_prefix`]);
+    /// a blob already gone is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .delete(&Path::parse(key).map_err(path_err)?)
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes every key under `prefix`; returns how many. S3 deletes them in batches

@@ -7,6 +7,7 @@ mod accounts;
 mod audio_tracks;
 mod blobs;
 mod captions;
+mod clips;
 mod copy;
 mod db;
 mod direct_uploads;
@@ -21,7 +22,9 @@ mod revoked_tokens;
 mod row;
 mod staging;
 mod tus;
+mod usage;
 mod videos;
+mod watermarks;
 mod webhooks;
 
 pub use accounts::AccountRecord;
@@ -44,5 +47,7 @@ pub use reaper::{
 };
 pub use staging::{Staging, StagingFile};
 pub use tus::TusUpload;
+pub use usage::StorageUsage;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};
+pub use watermarks::MAX_WATERMARKS;
 pub use webhooks::{WEBHOOK_JOB, WebhookRecord};

@@ -61,9 +61,9 @@ impl Db {
     /// `skew` more seconds of grace); returns how many.
     pub async fn forget_expired_revocations(&self, now_secs: i64, skew: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires < $1")
-        .bind(now_secs.saturating_sub(skew.max(0)))
-        .execute(&self.pool)
-        .await?;
+            .bind(now_secs.saturating_sub(skew.max(0)))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 }

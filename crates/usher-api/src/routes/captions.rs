@@ -18,7 +18,7 @@ use usher_store::CaptionRecord;
 use crate::auth::Authed;
 use crate::envelope::ok;
 use crate::error::ApiError;
-use crate::routes::uploads::{MULTIPART_FRAMING, drain, drain_body};
+use crate::multipart::{MULTIPART_SLACK, drain, drain_body};
 use crate::routes::videos::{owned, parse_uid};
 use crate::state::ApiState;
 
@@ -27,7 +27,7 @@ use crate::state::ApiState;
 /// memory to be checked and is stored in one database row.
 pub const MAX_CAPTION_BYTES: usize = 4 * 1024 * 1024;
 /// The most a `PUT` body may be: the file and its multipart framing.
-pub const MAX_CAPTION_REQUEST_BYTES: usize = MAX_CAPTION_BYTES + MULTIPART_FRAMING as usize;
+pub const MAX_CAPTION_REQUEST_BYTES: usize = MAX_CAPTION_BYTES + MULTIPART_SLACK as usize;
 /// Languages per video. Players list every one in their captions menu, and each is a
 /// rendition in the masters; a hundred covers every language a video is subtitled in.
 pub const MAX_CAPTIONS_PER_VIDEO: usize = 100;

@@ -17,6 +17,7 @@ use crate::envelope::ok;
 use crate::error::ApiError;
 use crate::render;
 use crate::routes::videos::{EditRequest, validate};
+use crate::routes::watermarks::attach::{self, WatermarkRef};
 use crate::state::ApiState;
 
 /// Longest source URL accepted; longer ones are more likely abuse than media.
@@ -27,17 +28,16 @@ const MAX_CREATOR_LEN: usize = 64;
 #[derive(Debug, Default, Deserialize)]
 pub struct CopyRequest {
     url: Option<String>,
-    #[serde(flatten)]
-    settings: EditRequest,
-    // `watermark` is accepted and ignored: Usher renders no watermarks.
+    watermark: Option<WatermarkRef>,
 }
 
 pub async fn create(
     State(st): State<ApiState>,
     auth: Authed,
     headers: HeaderMap,
-    JsonBody(req): JsonBody<CopyRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let (req, settings): (CopyRequest, EditRequest) = crate::body::split(body)?;
     let Some(url) = req.url else {
         return Err(ApiError::bad("url: required"));
     };
@@ -48,7 +48,8 @@ pub async fn create(
         .map_err(url_error)?
         .to_string();
     let uid = VideoId::generate();
-    let settings = validate(req.settings, &uid)?;
+    let settings = validate(settings, &uid)?;
+    let watermark = attach::resolve_ref(&st, &auth.account, req.watermark).await?;
     let mut video = Video::new(uid, auth.account, VideoState::Downloading, now_micros());
     settings.apply_to(&mut video);
     // The SDKs send the creator as a header (`upload_creator=`).
@@ -60,10 +61,17 @@ pub async fn create(
         }
         video.creator = Some(c.to_owned());
     }
-    st.db.insert_copy(&video, &url).await?;
+    if let Some(wm) = watermark {
+        attach::attach(&st, &mut video, wm, "watermark.uid").await?;
+    }
+    if let Err(e) = st.db.insert_copy(&video, &url).await {
+        attach::detach(&st, &video.uid).await;
+        return Err(e.into());
+    }
     Ok(ok(render::video(&video, &st.config.edge_url)))
 }
 
+/// A URL refused before any request: the same words for copies and watermark images.
 pub(crate) fn url_error(e: FetchError) -> ApiError {
     match e {
         FetchError::Scheme => ApiError::bad("url: only http and https URLs can be copied"),

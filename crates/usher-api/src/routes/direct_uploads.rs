@@ -19,6 +19,7 @@ use crate::envelope::ok;
 use crate::error::ApiError;
 use crate::routes::uploads::{cleanup, receive};
 use crate::routes::videos::{EditRequest, validate};
+use crate::routes::watermarks::attach::{self, WatermarkRef};
 use crate::state::ApiState;
 
 /// Default and bounds of an upload URL's life, as Cloudflare's: 30 minutes by default,
@@ -29,8 +30,7 @@ const MAX_EXPIRY_MICROS: i64 = 6 * 60 * 60 * 1_000_000;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DirectUploadRequest {
-    #[serde(flatten)]
-    settings: EditRequest,
+    watermark: Option<WatermarkRef>,
     expiry: Option<String>,
 }
 
@@ -38,8 +38,9 @@ pub async fn create(
     State(st): State<ApiState>,
     auth: Authed,
     headers: HeaderMap,
-    JsonBody(req): JsonBody<DirectUploadRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let (req, settings): (DirectUploadRequest, EditRequest) = crate::body::split(body)?;
     let uid = VideoId::generate();
     let now = now_micros();
     let expires = match &req.expiry {
@@ -52,12 +53,13 @@ pub async fn create(
             "expiry: must be from 2 minutes to 6 hours from now",
         ));
     }
-    let settings = validate(req.settings, &uid)?;
+    let settings = validate(settings, &uid)?;
     if !matches!(settings.max_duration_seconds, Some(Some(_))) {
         return Err(ApiError::bad(
             "maxDurationSeconds: required, from 1 to 21600",
         ));
     }
+    let watermark = attach::resolve_ref(&st, &auth.account, req.watermark).await?;
     let mut video = Video::new(uid, auth.account, VideoState::PendingUpload, now);
     settings.apply_to(&mut video);
     // The SDKs send the creator as a header (`upload_creator=`).
@@ -70,14 +72,22 @@ pub async fn create(
         video.creator = Some(c.to_owned());
     }
     video.upload_expiry = Some(expires);
+    if let Some(wm) = watermark {
+        attach::attach(&st, &mut video, wm, "watermark.uid").await?;
+    }
     let secret = generate_api_token();
-    st.db
+    if let Err(e) = st
+        .db
         .insert_direct_upload(&video, &secret.digest_hex(), expires)
-        .await?;
+        .await
+    {
+        attach::detach(&st, &video.uid).await;
+        return Err(e.into());
+    }
     Ok(ok(json!({
         "uploadURL": format!("{}/upload/{}", st.config.public_url.trim_end_matches('/'), secret.expose()),
         "uid": video.uid.as_str(),
-        "watermark": null,
+        "watermark": video.watermark.as_ref().map(crate::render::watermark),
         "scheduledDeletion": video.scheduled_deletion.map(format_micros),
     })))
 }
@@ -100,7 +110,7 @@ pub async fn upload(
     };
     let key = original_key(&uid);
     let size = match receive(&st, req, &key).await {
-        Ok((size, _name)) => size,
+        Ok(received) => received.size,
         Err(e) => {
             // A failed attempt does not use the URL up.
             st.db.release_direct_upload(&uid).await?;

@@ -2,16 +2,19 @@
 
 pub mod audio_tracks;
 pub mod captions;
+pub mod clips;
 pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
+pub mod storage_usage;
 pub mod token_explain;
 pub mod token_revoke;
 pub mod tokens;
 pub mod tus;
 pub mod uploads;
 pub mod videos;
+pub mod watermarks;
 pub mod webhooks;
 
 use axum::Router;
@@ -33,6 +36,19 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/keys/{key_id}", delete(keys::delete))
         .route("/stream/copy", post(copy::create))
         .route("/stream/token/explain", post(token_explain::explain_token))
+        .route("/stream/clip", post(clips::create))
+        .route("/stream/storage-usage", get(storage_usage::get))
+        .route(
+            "/stream/watermarks",
+            get(watermarks::list)
+                .post(watermarks::create)
+                // The image has its own limit, checked while it streams in.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/stream/watermarks/{watermark_uid}",
+            get(watermarks::get).delete(watermarks::delete),
+        )
         .route("/stream/direct_upload", post(direct_uploads::create))
         .route(
             "/stream/webhook",

@@ -13,8 +13,8 @@ use serde_json::json;
 use usher_core::revocation::token_id;
 use usher_core::time_fmt::{format_micros, now_micros, now_secs};
 use usher_edge::cache::LiveKey;
-use usher_token::{MAX_TOKEN_LEN, MAX_TTL_SECS, UnverifiedToken};
 use usher_token::claims::MAX_JTI_LEN;
+use usher_token::{MAX_TOKEN_LEN, MAX_TTL_SECS, UnverifiedToken};
 
 use crate::auth::Authed;
 use crate::body::JsonBody;
@@ -43,8 +43,7 @@ pub async fn revoke(
             if token.len() > MAX_TOKEN_LEN {
                 return Err(ApiError::bad("token: too long to be a token"));
             }
-            let not_ours =
-                || ApiError::bad("token: not a token signed by a key of this account");
+            let not_ours = || ApiError::bad("token: not a token signed by a key of this account");
             let parsed = UnverifiedToken::parse(&token).map_err(|_| not_ours())?;
             let kid = usher_edge::access::token_kid(&parsed).ok_or_else(not_ours)?;
             let key = st
@@ -63,9 +62,7 @@ pub async fn revoke(
         }
         (None, Some(jti)) => {
             if jti.is_empty() || jti.len() > MAX_JTI_LEN {
-                return Err(ApiError::bad(format!(
-                    "jti: 1 to {MAX_JTI_LEN} characters"
-                )));
+                return Err(ApiError::bad(format!("jti: 1 to {MAX_JTI_LEN} characters")));
             }
             (token_id("", Some(&jti)), now + MAX_TTL_SECS)
         }

@@ -1,11 +1,10 @@
 //! Basic uploads: `POST /stream` with a multipart `file` field, streamed straight into
 //! the blob store in bounded chunks (never whole in memory). The video row and its
-//! processing job are written together only once every byte is stored.
+//! processing job are written together only once every byte is stored. A `watermark`
+//! field (a profile uid, before or after the file) burns that profile into the video.
 
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::header;
 use axum::response::Response;
-use futures_util::StreamExt;
 use usher_core::time_fmt::now_micros;
 use usher_core::{Video, VideoId, VideoState};
 use usher_store::layout::original_key;
@@ -14,20 +13,22 @@ use usher_store::{BlobWriter, NewJob, PACKAGE_JOB};
 use crate::auth::Authed;
 use crate::envelope::ok;
 use crate::error::ApiError;
+use crate::multipart::{self, MULTIPART_SLACK};
 use crate::render;
+use crate::routes::watermarks::attach;
 use crate::state::ApiState;
 
-/// How much of a refused body is still read before answering: clients that send the
-/// whole body before reading the response (most HTTP libraries) then see the 413
-/// instead of a reset connection. Anything larger is cut off.
-const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
-/// How long that reading may take.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-/// What multipart framing (boundaries, part headers) may add around the file itself
-/// before a declared `Content-Length` counts as too large.
-pub(crate) const MULTIPART_FRAMING: u64 = 64 * 1024;
 /// Longest file name kept as `meta.name`.
 const MAX_NAME_LEN: usize = 1024;
+
+/// What a multipart upload carried.
+pub(crate) struct Received {
+    pub size: u64,
+    /// The `file` part's file name.
+    pub name: Option<String>,
+    /// The `watermark` field: a profile uid.
+    pub watermark: Option<String>,
+}
 
 pub async fn create(
     State(st): State<ApiState>,
@@ -40,13 +41,23 @@ pub async fn create(
     }
     let uid = VideoId::generate();
     let key = original_key(&uid);
-    let (size, name) = receive(&st, req, &key).await?;
+    let received = receive(&st, req, &key).await?;
     let now = now_micros();
     let mut video = Video::new(uid, auth.account, VideoState::Queued, now);
-    video.size = i64::try_from(size).unwrap_or(i64::MAX);
+    video.size = i64::try_from(received.size).unwrap_or(i64::MAX);
     video.uploaded = Some(now);
-    if let Some(name) = name {
+    if let Some(name) = received.name {
         video.meta.insert("name".into(), name.into());
+    }
+    if let Some(wm) = &received.watermark {
+        let attached = match attach::resolve(&st, &video.account_id, wm, "watermark").await {
+            Ok(wm) => attach::attach(&st, &mut video, wm, "watermark").await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = attached {
+            cleanup(&st, &key, true).await;
+            return Err(e);
+        }
     }
     if let Err(e) = st
         .db
@@ -54,59 +65,52 @@ pub async fn create(
         .await
     {
         cleanup(&st, &key, true).await;
+        attach::detach(&st, &video.uid).await;
         return Err(e.into());
     }
     Ok(ok(render::video(&video, &st.config.edge_url)))
 }
 
-/// Streams the `file` field of a multipart body into the blob `key`; returns its size
-/// and file name. On any error nothing is left stored.
-pub(crate) async fn receive(
-    st: &ApiState,
-    req: Request,
-    key: &str,
-) -> Result<(u64, Option<String>), ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
+/// Streams the `file` field of a multipart body into the blob `key` and reads the
+/// `watermark` field. On any error nothing is left stored.
+pub(crate) async fn receive(st: &ApiState, req: Request, key: &str) -> Result<Received, ApiError> {
+    if !multipart::is_multipart(&req) {
         return Err(ApiError::UnsupportedMediaType(
             "Content-Type must be multipart/form-data with a file field",
         ));
     }
     let limit = st.config.max_upload_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit.saturating_add(MULTIPART_FRAMING)) {
-        drain_body(req).await;
+    if multipart::declared_length(&req).is_some_and(|n| n > limit.saturating_add(MULTIPART_SLACK)) {
+        multipart::drain_body(req).await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let mut multipart = Multipart::from_request(req, &())
+    let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|e| ApiError::bad(format!("malformed multipart body: {}", e.body_text())))?;
 
     let mut stored: Option<(u64, Option<String>)> = None;
+    let mut watermark = None;
     let mut total: u64 = 0;
     loop {
-        let field = match multipart.next_field().await {
+        let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
                 cleanup(st, key, stored.is_some()).await;
-                return Err(ApiError::bad(format!(
-                    "malformed multipart body: {}",
-                    e.body_text()
-                )));
+                return Err(multipart::malformed(&e));
             }
         };
+        if field.name() == Some("watermark") && watermark.is_none() {
+            match multipart::text(field).await {
+                // An empty field (a form's "none" choice) asks for no watermark.
+                Ok(uid) => watermark = Some(uid).filter(|u| !u.trim().is_empty()),
+                Err(e) => {
+                    cleanup(st, key, stored.is_some()).await;
+                    return Err(e);
+                }
+            }
+            continue;
+        }
         if field.name() != Some("file") || stored.is_some() {
             // Other fields are ignored, but still count towards the limit.
             if let Err(e) = copy_field(field, None, &mut total, limit).await {
@@ -136,7 +140,11 @@ pub(crate) async fn receive(
         cleanup(st, key, true).await;
         return Err(ApiError::bad("file: the file is empty"));
     }
-    Ok((size, name))
+    Ok(Received {
+        size,
+        name,
+        watermark,
+    })
 }
 
 /// Reads a field to its end, counting it towards `limit`, and into `writer` if given
@@ -152,7 +160,7 @@ async fn copy_field(
             Ok(Some(chunk)) => {
                 *total += chunk.len() as u64;
                 if *total > limit {
-                    drain(field).await;
+                    multipart::drain(field).await;
                     return Err(ApiError::PayloadTooLarge(limit));
                 }
                 if let Some(w) = writer.as_deref_mut() {
@@ -160,47 +168,13 @@ async fn copy_field(
                 }
             }
             Ok(None) => return Ok(()),
-            Err(e) => {
-                return Err(ApiError::bad(format!(
-                    "malformed multipart body: {}",
-                    e.body_text()
-                )));
-            }
+            Err(e) => return Err(multipart::malformed(&e)),
         }
     }
 }
 
-/// Reads and discards a refused request's body, up to `DRAIN_LIMIT` and `DRAIN_TIMEOUT`.
-pub(crate) async fn drain_body(req: Request) {
-    let mut body = req.into_body().into_data_stream();
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        let mut read = 0u64;
-        while let Some(Ok(chunk)) = body.next().await {
-            read += chunk.len() as u64;
-            if read > DRAIN_LIMIT {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Reads the rest of a refused field, up to `DRAIN_LIMIT` and `DRAIN_TIMEOUT`.
-pub(crate) async fn drain(mut field: axum::extract::multipart::Field<'_>) {
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        let mut read = 0u64;
-        while let Ok(Some(chunk)) = field.chunk().await {
-            read += chunk.len() as u64;
-            if read > DRAIN_LIMIT {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
 pub(crate) async fn cleanup(st: &ApiState, key: &str, stored: bool) {
-    if stored && let Err(e) = st.blobs.delete_prefix(key).await {
+    if stored && let Err(e) = st.blobs.delete(key).await {
         tracing::warn!(error = %e, key, "could not remove a refused upload");
     }
 }

@@ -17,6 +17,7 @@ mod races;
 mod reaper;
 mod secrets;
 mod tracks;
+mod watermarks;
 mod webhooks;
 
 pub(crate) use support::{Backend, Fixture, account, key, video};

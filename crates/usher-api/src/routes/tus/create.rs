@@ -16,6 +16,7 @@ use super::{TUS_EXTENSIONS, TUS_VERSION, http_date, tus_response, version_refusa
 use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::routes::videos::{EditRequest, validate};
+use crate::routes::watermarks;
 use crate::state::ApiState;
 
 /// How long an unfinished upload's URL lasts without an `expiry`: a creator's browser
@@ -65,7 +66,11 @@ pub(crate) async fn create(
             .map_err(|_| ApiError::bad("Upload-Metadata: not ASCII"))?
             .to_owned(),
     };
-    let UploadSettings { edit, expiry } = metadata::parse(&raw_metadata)
+    let UploadSettings {
+        edit,
+        expiry,
+        watermark,
+    } = metadata::parse(&raw_metadata)
         .and_then(|pairs| metadata::settings(&pairs))
         .map_err(|e| ApiError::bad(e.to_string()))?;
 
@@ -102,9 +107,15 @@ pub(crate) async fn create(
         video.creator = Some(c.to_owned());
     }
     video.upload_expiry = Some(expires);
+    if let Some(wm) = watermark {
+        const FIELD: &str = "Upload-Metadata: watermark";
+        let wm = watermarks::attach::resolve(st, &video.account_id, &wm, FIELD).await?;
+        watermarks::attach::attach(st, &mut video, wm, FIELD).await?;
+    }
 
     let secret = direct_user.then(generate_api_token);
-    st.db
+    if let Err(e) = st
+        .db
         .insert_tus_upload(
             &video,
             i64::try_from(length).unwrap_or(i64::MAX),
@@ -112,7 +123,11 @@ pub(crate) async fn create(
             secret.as_ref().map(|s| s.digest_hex()).as_deref(),
             expires,
         )
-        .await?;
+        .await
+    {
+        watermarks::attach::detach(st, &video.uid).await;
+        return Err(e.into());
+    }
     let id = secret.as_ref().map_or(video.uid.as_str(), |s| s.expose());
     let location = format!("{}/tus/{id}", st.config.public_url.trim_end_matches('/'));
     let mut resp = StatusCode::CREATED.into_response();

@@ -1,6 +1,6 @@
 //! `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent),
 //! and the Cloudflare keys in it that set up the video (`name`, `requiresignedurls`,
-//! `allowedorigins`, `maxdurationseconds`, `expiry`, …).
+//! `allowedorigins`, `maxdurationseconds`, `expiry`, `watermark`, …).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -67,6 +67,8 @@ pub struct UploadSettings {
     pub edit: Map<String, Value>,
     /// The upload URL's expiry (RFC 3339), for `direct_user` uploads.
     pub expiry: Option<String>,
+    /// The watermark profile to burn in (its uid).
+    pub watermark: Option<String>,
 }
 
 fn text(key: &str, value: &Option<Vec<u8>>) -> Result<Option<String>, MetadataError> {
@@ -127,6 +129,7 @@ pub fn settings(pairs: &[(String, Option<Vec<u8>>)]) -> Result<UploadSettings, M
                     .insert("scheduledDeletion".into(), json!(v.unwrap_or_default()));
             }
             "expiry" => s.expiry = v,
+            "watermark" => s.watermark = v.filter(|w| !w.trim().is_empty()),
             _ => {}
         }
     }
@@ -177,6 +180,20 @@ mod tests {
         );
         assert_eq!(s.expiry.as_deref(), Some("2030-01-01T00:00:00Z"));
         assert_eq!(s.edit["meta"]["name"], "clip.mp4");
+        assert_eq!(s.watermark, None);
+    }
+
+    #[test]
+    fn watermark_is_a_profile_uid() {
+        let uid = "0123456789abcdef0123456789abcdef";
+        let h = format!("Watermark {}", b64(uid));
+        let s = settings(&parse(&h).unwrap()).unwrap();
+        assert_eq!(s.watermark.as_deref(), Some(uid));
+        // A bare key or an empty value asks for none.
+        assert_eq!(
+            settings(&parse("watermark").unwrap()).unwrap().watermark,
+            None
+        );
     }
 
     #[test]

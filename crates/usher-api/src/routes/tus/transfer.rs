@@ -336,7 +336,7 @@ async fn finish(
             return current.ok_or(ApiError::NotFound("Unknown upload URL"));
         }
         // The video was deleted meanwhile: its bytes must not stay behind.
-        st.blobs.delete_prefix(&key).await?;
+        st.blobs.delete(&key).await?;
         return Err(ApiError::NotFound("Unknown upload URL"));
     }
     tracing::info!(uid = %upload.uid, bytes = upload.length, "resumable upload complete");
