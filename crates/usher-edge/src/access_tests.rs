@@ -530,6 +530,7 @@ fn an_explanation_is_the_decision_with_its_checks() {
             "state",
             "account",
             "sub",
+            "revoked",
             "exp",
             "nbf",
             "ttl",
