@@ -7,6 +7,8 @@
 - `clip`: a 4 s 320x240 H.264/AAC MP4 made with ffmpeg lavfi, once per session.
 - `ready_video`: that clip uploaded to account "a" and processed to `ready`, shared.
 - `video_b`, `key_b`: account "b"'s own video and signing key, for isolation tests.
+- `origins`: throwaway HTTP origins on loopback, recording what they were asked for
+  (for copies from a URL: videos, audio tracks, watermark images).
 
 Every server is stopped with SIGTERM and must exit 0 (SPEC §2).
 """
@@ -21,7 +23,7 @@ from typing import Callable
 import pytest
 
 import helpers
-from helpers import UsherServer, create_account, make_clip
+from helpers import Origin, Respond, UsherServer, create_account, make_clip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -117,3 +119,17 @@ def key_b(server: UsherServer):
     key = server.client("b").stream.keys.create(account_id=server.acct("b"))
     assert key is not None and key.id
     return key
+
+
+@pytest.fixture
+def origins():
+    started: list[Origin] = []
+
+    def start(host: str, respond: Respond) -> Origin:
+        o = Origin(host, respond)
+        started.append(o)
+        return o
+
+    yield start
+    for o in started:
+        o.close()

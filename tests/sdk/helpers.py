@@ -8,6 +8,7 @@ mocked. Media is generated at test time with ffmpeg's lavfi sources.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import queue
@@ -89,6 +90,8 @@ class UsherServer:
         return f"{self.url}/client/v4"
 
     def start(self) -> "UsherServer":
+        # A queue of its own: an earlier process's pump may still end its queue with None.
+        self._lines = queue.Queue()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -161,7 +164,6 @@ class UsherServer:
         self.proc.kill()
         self.proc.wait(timeout=STOP_DEADLINE_S)
         self._log.close()
-        self._lines = queue.Queue()
         self.proc = None
         return self.start()
 
@@ -177,7 +179,6 @@ class UsherServer:
         """SIGTERM (must exit 0), then serve again on the same data dir (a new port)."""
         code = self.stop()
         assert code == 0, f"usher serve exited {code} after SIGTERM\n{self.log_tail()}"
-        self._lines = queue.Queue()
         self.proc = None
         return self.start()
 
@@ -341,3 +342,41 @@ def b64decode(s: str) -> bytes:
 
 def b64url_to_int(s: str) -> int:
     return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+
+
+# A handler decides each response from the request path: (status, headers, body).
+Respond = Callable[[str], tuple[int, dict[str, str], bytes]]
+
+
+class Origin:
+    """A throwaway HTTP origin on `host`, port 0, recording every request path."""
+
+    def __init__(self, host: str, respond: Respond):
+        self.requests: list[str] = []
+        origin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                origin.requests.append(self.path)
+                status, headers, body = respond(self.path)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str = "/clip.mp4", host: str | None = None) -> str:
+        return f"http://{host or self.host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -40,7 +40,9 @@ def test_downloads_are_enabled_served_and_disabled(server, clip):
 
     # Private: a token needs `downloadable`, manifests do not.
     cf.stream.edit(identifier=uid, account_id=acct, require_signed_urls=True)
-    assert _edge(mp4).status_code == 404
+    r = _edge(mp4)
+    assert r.status_code == 401
+    assert r.text.strip() == "this video requires a signed URL"
     plain = cf.stream.token.create(identifier=uid, account_id=acct).token
     r = _edge(f"{server.url}/{plain}/downloads/default.mp4")
     assert r.status_code == 403

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use usher_core::AccountId;
+use usher_edge::client::Clients;
 use usher_outbound::AddressPolicy;
+use usher_store::master_key::MasterKeys;
 use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
 
@@ -32,6 +34,9 @@ pub struct ApiConfig {
     pub staging_dir: PathBuf,
     /// Which hosts `POST …/stream/copy` may name; the workers fetching must use the same.
     pub copy_policy: AddressPolicy,
+    /// Seconds of clock difference the edges tolerate on token times (`token explain`
+    /// decides as they do).
+    pub clock_skew: i64,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +50,7 @@ impl Default for ApiConfig {
             max_video_bytes: usher_core::video::DEFAULT_MAX_VIDEO_BYTES,
             staging_dir: std::env::temp_dir().join("usher-staging"),
             copy_policy: AddressPolicy::public_only(),
+            clock_skew: 30,
         }
     }
 }
@@ -64,12 +70,17 @@ pub struct ApiState {
     pub staging: Staging,
     pub config: Arc<ApiConfig>,
     pub token_limiter: Arc<RateLimiter>,
+    /// Seals and opens the private half of each account's own signing key.
+    pub master_keys: Arc<MasterKeys>,
+    /// Who is asking, and from which country (as the edges resolve viewers), for
+    /// `token explain`.
+    pub clients: Arc<Clients>,
     /// Parsed account keys, so `POST …/token` does not re-parse a private key per call.
     account_keys: Arc<Mutex<HashMap<AccountId, Arc<SigningKey>>>>,
 }
 
 impl ApiState {
-    pub fn new(db: Db, blobs: Blobs, config: ApiConfig) -> Self {
+    pub fn new(db: Db, blobs: Blobs, config: ApiConfig, master_keys: Arc<MasterKeys>) -> Self {
         let token_limiter = Arc::new(RateLimiter::per_minute(config.token_requests_per_minute));
         Self {
             db,
@@ -77,6 +88,8 @@ impl ApiState {
             staging: Staging::new(config.staging_dir.clone()),
             config: Arc::new(config),
             token_limiter,
+            master_keys,
+            clients: Arc::default(),
             account_keys: Arc::default(),
         }
     }

@@ -5,9 +5,10 @@
 use std::net::IpAddr;
 
 use usher_core::origin::{AllowedOrigin, RequestOrigin, origin_allowed};
-use usher_core::{AccountId, Video, VideoState};
+use usher_core::{AccountId, KeyId, Video, VideoState};
 use usher_token::{
-    Claims, ClaimsError, Decision, TokenError, UnverifiedToken, VerifyingKey, evaluate,
+    Claims, ClaimsError, RuleAction, RuleMatch, TokenError, UnverifiedToken, VerifyingKey,
+    first_match,
 };
 
 /// What is being asked for; downloads carry an extra condition.
@@ -60,9 +61,14 @@ pub struct Request<'a> {
 /// short plain text it sends, which never says more than the client already knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
-    /// Missing, not ready, or private and asked for by uid: all look the same.
+    /// Missing or not ready.
     #[error("not found")]
     NotFound,
+    /// Private, and asked for by uid (SPEC §4 item 2): the uid is public inside every
+    /// token, so there is nothing to hide, and "private" must read differently from
+    /// "gone" to whoever is debugging a player.
+    #[error("this video requires a signed URL")]
+    SignedUrlRequired,
     #[error("video failed to process")]
     Errored,
     #[error("invalid token: {0}")]
@@ -84,6 +90,7 @@ impl Denial {
     pub fn label(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::SignedUrlRequired => "signed_url_required",
             Self::Errored => "errored",
             Self::InvalidToken(_) => "invalid_token",
             Self::Expired => "expired",
@@ -98,7 +105,9 @@ impl Denial {
         match self {
             Self::NotFound => 404,
             Self::Errored => 424,
-            Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => 401,
+            Self::SignedUrlRequired | Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => {
+                401
+            }
             Self::RuleBlocked | Self::OriginDenied | Self::DownloadDenied => 403,
         }
     }
@@ -111,6 +120,51 @@ pub struct Grant {
     pub private: bool,
 }
 
+/// One check of a decision, as `token explain` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Where a decision reports each check it makes, in order. The edge's own requests
+/// report to `()`, which does nothing (and the details are never formatted);
+/// `token explain` collects them in a `Vec<Check>`. Either way it is one decision: the
+/// same code decides, whoever listens.
+pub trait Observer {
+    fn check(&mut self, check: &'static str, ok: bool, detail: impl FnOnce() -> String);
+}
+
+impl Observer for () {
+    #[inline(always)]
+    fn check(&mut self, _: &'static str, _: bool, _: impl FnOnce() -> String) {}
+}
+
+impl Observer for Vec<Check> {
+    fn check(&mut self, check: &'static str, ok: bool, detail: impl FnOnce() -> String) {
+        self.push(Check {
+            check,
+            ok,
+            detail: detail(),
+        });
+    }
+}
+
+/// Reports `outcome` of `check`: its detail when passed, the refusal when not.
+pub(crate) fn observe<T>(
+    obs: &mut impl Observer,
+    check: &'static str,
+    outcome: Result<T, Denial>,
+    passed: impl FnOnce(&T) -> String,
+) -> Result<T, Denial> {
+    match &outcome {
+        Ok(v) => obs.check(check, true, || passed(v)),
+        Err(d) => obs.check(check, false, || d.to_string()),
+    }
+    outcome
+}
+
 /// Decides one request. Every request is decided on its own ("evaluated
 /// continuously"): nothing from an earlier grant is trusted.
 pub fn decide(
@@ -120,32 +174,81 @@ pub fn decide(
     req: &Request<'_>,
     downloads_enabled: bool,
 ) -> Result<Grant, Denial> {
-    match video.state {
-        VideoState::Ready if video.ready_to_stream() => {}
-        VideoState::Error => return Err(Denial::Errored),
-        _ => return Err(Denial::NotFound),
+    decide_observed(
+        video,
+        allowed_origins,
+        presented,
+        req,
+        downloads_enabled,
+        &mut (),
+    )
+}
+
+/// [`decide`], reporting every check to `obs` as it goes; stops at the first refusal,
+/// as the edge does.
+pub fn decide_observed(
+    video: &Video,
+    allowed_origins: &[AllowedOrigin],
+    presented: Presented<'_>,
+    req: &Request<'_>,
+    downloads_enabled: bool,
+    obs: &mut impl Observer,
+) -> Result<Grant, Denial> {
+    // Private first: by uid, the answer is the same whatever the video's state.
+    if video.require_signed_urls && matches!(presented, Presented::Uid) {
+        obs.check("uid", false, || Denial::SignedUrlRequired.to_string());
+        return Err(Denial::SignedUrlRequired);
     }
+    let state = match video.state {
+        VideoState::Ready if video.ready_to_stream() => Ok(()),
+        VideoState::Error => Err(Denial::Errored),
+        _ => Err(Denial::NotFound),
+    };
+    observe(obs, "state", state, |()| "ready".to_owned())?;
     let downloadable = match presented {
-        Presented::Uid if video.require_signed_urls => return Err(Denial::NotFound),
         Presented::Uid => true,
         Presented::Token {
             claims,
             key_account,
-        } => check_claims(video, claims, key_account, req)?,
+        } => check_claims(video, claims, key_account, req, obs)?,
     };
-    if req.resource == Resource::Download && (!downloads_enabled || !downloadable) {
-        return Err(if downloads_enabled {
-            Denial::DownloadDenied
+    if req.resource == Resource::Download {
+        let outcome = if !downloads_enabled {
+            Err(Denial::NotFound)
+        } else if !downloadable {
+            Err(Denial::DownloadDenied)
         } else {
-            Denial::NotFound
-        });
+            Ok(())
+        };
+        observe(obs, "downloadable", outcome, |()| {
+            "downloads are enabled and allowed for this request".to_owned()
+        })?;
     }
-    if !origin_allowed(allowed_origins, req.origin) {
-        return Err(Denial::OriginDenied);
-    }
+    let origin = if origin_allowed(allowed_origins, req.origin) {
+        Ok(())
+    } else {
+        Err(Denial::OriginDenied)
+    };
+    observe(obs, "origin", origin, |()| {
+        match (allowed_origins.is_empty(), req.origin) {
+            (true, _) => "the video allows every origin".to_owned(),
+            (false, Some(o)) => format!("{}://{}:{} is allowed", o.scheme, o.host, o.port),
+            (false, None) => "allowed".to_owned(),
+        }
+    })?;
     Ok(Grant {
         private: matches!(presented, Presented::Token { .. }),
     })
+}
+
+/// Reads `{id}` as a token. Anything that is neither a uid nor a JWT names nothing.
+pub fn parse_token(id: &str) -> Result<UnverifiedToken<'_>, Denial> {
+    UnverifiedToken::parse(id).map_err(|_| Denial::NotFound)
+}
+
+/// The signing key a token names, if it names one in our shape.
+pub fn token_kid(token: &UnverifiedToken<'_>) -> Option<KeyId> {
+    token.kid().and_then(|k| k.parse().ok())
 }
 
 /// The first half of deciding on a token, done once per request: its key is known and
@@ -155,15 +258,33 @@ pub fn verify_token(
     token: &UnverifiedToken<'_>,
     key: Option<KeyInfo<'_>>,
 ) -> Result<Claims, Denial> {
-    let key = key.ok_or(Denial::InvalidToken("unknown signing key"))?;
-    if key.revoked {
-        return Err(Denial::InvalidToken("signing key revoked"));
-    }
-    token.verify(key.key).map_err(|e| match e {
+    verify_token_observed(token, key, &mut ())
+}
+
+/// [`verify_token`], reporting its checks to `obs`.
+pub fn verify_token_observed(
+    token: &UnverifiedToken<'_>,
+    key: Option<KeyInfo<'_>>,
+    obs: &mut impl Observer,
+) -> Result<Claims, Denial> {
+    let key = observe(
+        obs,
+        "key",
+        match key {
+            None => Err(Denial::InvalidToken("unknown signing key")),
+            Some(k) if k.revoked => Err(Denial::InvalidToken("signing key revoked")),
+            Some(k) => Ok(k),
+        },
+        |_| format!("{} is a live signing key", token.kid().unwrap_or("?")),
+    )?;
+    let verified = token.verify(key.key).map_err(|e| match e {
         TokenError::UnsupportedAlgorithm(_) => Denial::InvalidToken("only RS256 is accepted"),
         TokenError::BadSignature => Denial::InvalidToken("bad signature"),
         TokenError::InvalidClaims(_) => Denial::InvalidToken("invalid claims"),
         _ => Denial::InvalidToken("malformed token"),
+    });
+    observe(obs, "signature", verified, |_| {
+        "RS256, signed by that key".to_owned()
     })
 }
 
@@ -173,26 +294,124 @@ fn check_claims(
     claims: &Claims,
     key_account: &AccountId,
     req: &Request<'_>,
+    obs: &mut impl Observer,
 ) -> Result<bool, Denial> {
     // A key of another account signs nothing for this video, however valid.
-    if key_account != &video.account_id {
-        return Err(Denial::InvalidToken(
+    let account = if key_account == &video.account_id {
+        Ok(())
+    } else {
+        Err(Denial::InvalidToken(
             "signing key does not belong to this video",
-        ));
-    }
-    if claims.sub != video.uid.as_str() {
-        return Err(Denial::InvalidToken("token is for another video"));
-    }
-    claims.check_time(req.now, req.skew).map_err(|e| match e {
+        ))
+    };
+    observe(obs, "account", account, |()| {
+        "the signing key belongs to the video's account".to_owned()
+    })?;
+    let sub = if claims.sub == video.uid.as_str() {
+        Ok(())
+    } else {
+        Err(Denial::InvalidToken("token is for another video"))
+    };
+    observe(obs, "sub", sub, |()| format!("names video {}", video.uid))?;
+    let time = |e: ClaimsError| match e {
         ClaimsError::Expired => Denial::Expired,
         ClaimsError::NotYetValid => Denial::NotYetValid,
         ClaimsError::MissingExp => Denial::InvalidToken("token has no expiry"),
         ClaimsError::TooFarInFuture => Denial::InvalidToken("expiry more than 24 hours ahead"),
-    })?;
-    if evaluate(&claims.access_rules, req.client, req.country) == Decision::Block {
-        return Err(Denial::RuleBlocked);
+    };
+    let (now, skew) = (req.now, req.skew);
+    observe(
+        obs,
+        "exp",
+        claims.check_exp(now, skew).map_err(time),
+        |()| {
+            let exp = claims.exp.map_or(0, |t| t.0);
+            if exp > now {
+                format!("expires in {} s", exp - now)
+            } else {
+                format!(
+                    "expired {} s ago, within the {skew} s of clock skew allowed",
+                    now - exp
+                )
+            }
+        },
+    )?;
+    observe(
+        obs,
+        "nbf",
+        claims.check_nbf(now, skew).map_err(time),
+        |()| match claims.nbf {
+            Some(t) => format!("valid since {} s ago", now - t.0),
+            None => "no nbf".to_owned(),
+        },
+    )?;
+    observe(
+        obs,
+        "ttl",
+        claims.check_ttl(now, skew).map_err(time),
+        |()| "expiry within 24 hours".to_owned(),
+    )?;
+    let matched = first_match(&claims.access_rules, req.client, req.country);
+    let rules = match matched {
+        Some((_, rule)) if rule.action == RuleAction::Block => Err(Denial::RuleBlocked),
+        _ => Ok(()),
+    };
+    let client = format!(
+        "{} ({})",
+        req.client,
+        req.country.unwrap_or("country unknown")
+    );
+    match (&rules, matched) {
+        (Err(_), Some((i, rule))) => obs.check("rules", false, || {
+            format!(
+                "rule {} ({}) matches {client}: blocked",
+                i + 1,
+                describe(rule)
+            )
+        }),
+        (_, Some((i, rule))) => obs.check("rules", true, || {
+            format!(
+                "rule {} ({}) matches {client}: allowed",
+                i + 1,
+                describe(rule)
+            )
+        }),
+        (_, None) => obs.check("rules", true, || {
+            format!(
+                "{} rules, none matches {client}: allowed",
+                claims.access_rules.len()
+            )
+        }),
     }
+    rules?;
     Ok(claims.downloadable)
+}
+
+/// A rule as its author wrote it, e.g. `block ip.geoip.country [CN, RU]`.
+fn describe(rule: &usher_token::AccessRule) -> String {
+    let list = match &rule.matcher {
+        RuleMatch::Any => String::new(),
+        RuleMatch::IpSrc(nets) => format!(
+            " [{}]",
+            nets.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        RuleMatch::Country(codes) => format!(
+            " [{}]",
+            codes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "{} {}{list}",
+        rule.action.as_str(),
+        rule.matcher.type_name()
+    )
 }
 
 #[cfg(test)]

@@ -140,12 +140,21 @@ fn a_good_token_plays_and_is_private() {
 }
 
 #[test]
-fn uid_access_public_ok_private_looks_missing() {
+fn uid_access_public_ok_private_needs_a_signed_url() {
     let mut v = video();
-    assert_eq!(
-        decide(&v, &[], Presented::Uid, &req(), true),
-        Err(Denial::NotFound)
-    );
+    let private = decide(&v, &[], Presented::Uid, &req(), true);
+    assert_eq!(private, Err(Denial::SignedUrlRequired));
+    assert_eq!(private.unwrap_err().status(), 401);
+    // Whatever its state: "private" never depends on processing.
+    for state in [VideoState::InProgress, VideoState::Error] {
+        let mut busy = video();
+        busy.state = state;
+        assert_eq!(
+            decide(&busy, &[], Presented::Uid, &req(), true),
+            Err(Denial::SignedUrlRequired),
+            "{state:?}"
+        );
+    }
     v.require_signed_urls = false;
     assert_eq!(
         decide(&v, &[], Presented::Uid, &req(), true),
@@ -409,4 +418,127 @@ fn allowed_origins_matrix() {
     }
     // No list: any origin, or none, is fine.
     assert!(decide_with(&v, &[], &t, &req(), true, false).is_ok());
+}
+
+/// [`decide_with`], reporting to a list; the list and the outcome.
+fn explained(
+    v: &Video,
+    origins: &[AllowedOrigin],
+    token: &str,
+    r: &Request<'_>,
+    downloads: bool,
+) -> (Result<Grant, Denial>, Vec<Check>) {
+    let w = world();
+    let mut checks = Vec::new();
+    let parsed = UnverifiedToken::parse(token).unwrap();
+    let key = match parsed.kid() {
+        Some(k) if k == w.ka.kid() => Some(KeyInfo {
+            account: &w.a,
+            key: &w.va,
+            revoked: false,
+        }),
+        Some(k) if k == w.kb.kid() => Some(KeyInfo {
+            account: &w.b,
+            key: &w.vb,
+            revoked: false,
+        }),
+        _ => None,
+    };
+    let outcome = verify_token_observed(&parsed, key, &mut checks).and_then(|claims| {
+        decide_observed(
+            v,
+            origins,
+            Presented::Token {
+                claims: &claims,
+                key_account: key.map_or(&w.a, |k| k.account),
+            },
+            r,
+            downloads,
+            &mut checks,
+        )
+    });
+    (outcome, checks)
+}
+
+#[test]
+fn an_explanation_is_the_decision_with_its_checks() {
+    let v = video();
+    let w = world();
+    let shop = [AllowedOrigin::parse("shop.example").unwrap()];
+    let from_shop = RequestOrigin::parse("https://shop.example").unwrap();
+    let with_origin = Request {
+        origin: Some(&from_shop),
+        ..req()
+    };
+    let mut expired = claims(&v);
+    expired["exp"] = json!(NOW - 3600);
+    let mut blocked = claims(&v);
+    blocked["accessRules"] = json!([
+        {"type": "ip.src", "action": "allow", "ip": ["10.0.0.0/8"]},
+        {"type": "ip.geoip.country", "action": "block", "country": ["GB"]}
+    ]);
+    let good = signed(&w.ka, &claims(&v));
+    let cases: Vec<(&str, String, &[AllowedOrigin], Request<'_>)> = vec![
+        ("good", good.clone(), &[], req()),
+        ("expired", signed(&w.ka, &expired), &[], req()),
+        ("blocked", signed(&w.ka, &blocked), &[], req()),
+        ("origin", good.clone(), &shop, req()),
+        ("origin allowed", good.clone(), &shop, with_origin),
+        (
+            "another account's key",
+            signed(&w.kb, &claims(&v)),
+            &[],
+            req(),
+        ),
+    ];
+    for (name, token, origins, r) in cases {
+        let (outcome, checks) = explained(&v, origins, &token, &r, true);
+        // The same answer as the edge's own, unobserved decision...
+        assert_eq!(
+            outcome,
+            decide_with(&v, origins, &token, &r, true, false),
+            "{name}"
+        );
+        // ...every check passed up to the one that refused, which says why.
+        let (last, before) = checks.split_last().unwrap();
+        assert!(before.iter().all(|c| c.ok), "{name}: {checks:?}");
+        match &outcome {
+            Ok(_) => assert!(last.ok, "{name}"),
+            // The refusal's words, or for access rules which rule refused (below).
+            Err(d) if last.check == "rules" => assert!(!last.ok && d == &Denial::RuleBlocked),
+            Err(d) => assert_eq!(
+                (last.ok, last.detail.clone()),
+                (false, d.to_string()),
+                "{name}"
+            ),
+        }
+    }
+    let names = |token: &str, r: &Request<'_>| -> Vec<&'static str> {
+        explained(&v, &[], token, r, true)
+            .1
+            .iter()
+            .map(|c| c.check)
+            .collect()
+    };
+    assert_eq!(
+        names(&good, &req()),
+        [
+            "key",
+            "signature",
+            "state",
+            "account",
+            "sub",
+            "exp",
+            "nbf",
+            "ttl",
+            "rules",
+            "origin"
+        ]
+    );
+    let (_, checks) = explained(&v, &[], &signed(&w.ka, &blocked), &req(), true);
+    let rules = checks.iter().find(|c| c.check == "rules").unwrap();
+    assert_eq!(
+        rules.detail,
+        "rule 2 (block ip.geoip.country [GB]) matches 203.0.113.9 (GB): blocked"
+    );
 }

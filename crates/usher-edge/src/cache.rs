@@ -41,6 +41,30 @@ pub struct LiveKey {
     pub revoked: bool,
 }
 
+impl LiveKey {
+    /// The stored key as the decision needs it; `None` if its public half does not
+    /// parse (then no token can be checked against it: as good as unknown).
+    pub fn from_record(record: usher_store::KeyRecord) -> Option<Self> {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&record.public_key)
+            .ok()?;
+        Some(Self {
+            key: VerifyingKey::from_spki_der(&der).ok()?,
+            account: record.account_id,
+            revoked: record.revoked_at.is_some(),
+        })
+    }
+
+    pub fn info(&self) -> crate::access::KeyInfo<'_> {
+        crate::access::KeyInfo {
+            account: &self.account,
+            key: &self.key,
+            revoked: self.revoked,
+        }
+    }
+}
+
 struct Tagged<T>(u64, Arc<T>);
 
 // Derived Clone would require `T: Clone`; only the Arc is cloned.

@@ -129,8 +129,13 @@ impl Clients {
         let ip = self.client_ip(peer, headers);
         Client {
             ip,
-            country: self.geoip.as_ref().and_then(|db| db.country(ip)),
+            country: self.country_of(ip),
         }
+    }
+
+    /// Where the GeoIP database places `ip`, if it does.
+    pub fn country_of(&self, ip: IpAddr) -> Option<Country> {
+        self.geoip.as_ref().and_then(|db| db.country(ip))
     }
 
     /// The socket peer, unless it is a trusted proxy: then `X-Forwarded-For` (every

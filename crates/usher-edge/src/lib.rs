@@ -10,6 +10,7 @@ pub mod access;
 pub mod cache;
 pub mod client;
 pub mod cors;
+pub mod explain;
 pub mod files;
 pub mod player;
 pub mod published;

@@ -206,26 +206,27 @@ fn html_response(status: StatusCode, policy: &str, cache: &'static str, html: St
     resp
 }
 
-/// What a viewer is told for each refusal. A private video asked for by uid looks
-/// exactly like a missing one, as everywhere else.
+/// What a viewer is told for each refusal.
 fn headline(d: &Denial) -> &'static str {
     match d {
         Denial::NotFound => "This video is unavailable",
+        Denial::SignedUrlRequired => "This video is private",
         Denial::Errored => "This video could not be processed",
         Denial::InvalidToken(_) => "This link is not valid",
         Denial::Expired => "This link has expired",
         Denial::NotYetValid => "This link is not valid yet",
         Denial::RuleBlocked => "This video is not available from your network or location",
         Denial::OriginDenied => "This video cannot be played on this site",
-        Denial::DownloadDenied => "This video cannot be played",
+        Denial::DownloadDenied => "This video cannot be downloaded with this link",
     }
 }
 
 fn refusal(d: &Denial) -> Response {
     let status = StatusCode::from_u16(d.status()).unwrap_or(StatusCode::FORBIDDEN);
     let detail = match d {
-        Denial::NotFound => {
-            "It may not exist, or it may be private and need a signed link.".to_owned()
+        Denial::NotFound => "It may not exist, or it may not be ready yet.".to_owned(),
+        Denial::SignedUrlRequired => {
+            "It plays only through a signed link: ask the site you came from for one.".to_owned()
         }
         Denial::Errored => "The upload could not be made into a playable video.".to_owned(),
         Denial::InvalidToken(why) => format!("The signed link was refused: {why}."),
@@ -416,16 +417,17 @@ mod tests {
     fn every_refusal_has_its_own_words() {
         let all = [
             Denial::NotFound,
+            Denial::SignedUrlRequired,
             Denial::Errored,
             Denial::InvalidToken("bad signature"),
             Denial::Expired,
             Denial::NotYetValid,
             Denial::RuleBlocked,
             Denial::OriginDenied,
+            Denial::DownloadDenied,
         ];
-        let mut seen: Vec<&str> = all.iter().map(headline).collect();
-        seen.dedup();
-        assert_eq!(seen.len(), all.len());
+        let distinct: std::collections::HashSet<&str> = all.iter().map(headline).collect();
+        assert_eq!(distinct.len(), all.len(), "{distinct:?}");
         let r = refusal(&Denial::OriginDenied);
         assert_eq!(r.status(), 403);
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");

@@ -10,16 +10,14 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::time_fmt::now_secs;
 use usher_core::{KeyId, Video, VideoId};
 use usher_store::{Blobs, Db};
-use usher_token::{UnverifiedToken, VerifyingKey};
 
 use crate::access::{
-    Denial, KeyInfo, Presented, Request as AccessRequest, Resource, decide, verify_token,
+    Denial, Presented, Request as AccessRequest, Resource, decide, parse_token, token_kid,
+    verify_token,
 };
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
@@ -182,29 +180,23 @@ async fn load_video(st: &EdgeState, uid: VideoId, epoch: u64) -> Result<Arc<Vide
     Ok(v)
 }
 
-async fn load_key(st: &EdgeState, kid: &KeyId, epoch: u64) -> Result<Arc<LiveKey>, Denial> {
+/// The live key `kid`, from the cache or the store; `None` if there is no such key.
+async fn load_key(st: &EdgeState, kid: &KeyId, epoch: u64) -> Result<Option<Arc<LiveKey>>, Denial> {
     if let Some(k) = st.cache.key(kid.as_str(), epoch) {
-        return Ok(k);
+        return Ok(Some(k));
     }
-    let unknown = Denial::InvalidToken("unknown signing key");
-    let record = st
+    let Some(live) = st
         .db
         .key(kid)
         .await
         .map_err(internal)?
-        .ok_or(unknown.clone())?;
-    let key = STANDARD
-        .decode(&record.public_key)
-        .ok()
-        .and_then(|der| VerifyingKey::from_spki_der(&der).ok())
-        .ok_or(unknown)?;
-    let live = Arc::new(LiveKey {
-        account: record.account_id,
-        key,
-        revoked: record.revoked_at.is_some(),
-    });
+        .and_then(LiveKey::from_record)
+    else {
+        return Ok(None);
+    };
+    let live = Arc::new(live);
     st.cache.put_key(kid.as_str(), epoch, live.clone());
-    Ok(live)
+    Ok(Some(live))
 }
 
 /// A token's verified claims: from the cache, or checked against its key now.
@@ -215,21 +207,15 @@ async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedTo
         return Ok(t);
     }
     metrics.token_cache_misses.inc();
-    let token = UnverifiedToken::parse(id).map_err(|_| Denial::NotFound)?;
-    let kid: KeyId = token
-        .kid()
-        .and_then(|k| k.parse().ok())
-        .ok_or(Denial::InvalidToken("unknown signing key"))?;
-    let key = load_key(st, &kid, epoch).await?;
-    let info = KeyInfo {
-        account: &key.account,
-        key: &key.key,
-        revoked: key.revoked,
+    let token = parse_token(id)?;
+    let key = match token_kid(&token) {
+        Some(kid) => load_key(st, &kid, epoch).await?,
+        None => None,
     };
-    let claims = verify_token(&token, Some(info))?;
+    let claims = verify_token(&token, key.as_deref().map(LiveKey::info))?;
     let v = Arc::new(VerifiedToken {
         claims,
-        key_account: key.account.clone(),
+        key_account: key.map(|k| k.account.clone()).ok_or(Denial::NotFound)?,
     });
     st.cache.put_token(id, epoch, v.clone());
     Ok(v)

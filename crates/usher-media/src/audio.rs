@@ -98,14 +98,16 @@ impl AudioEncoder {
                     })?;
                     let prefix = audio_track_prefix(uid, &track.uid);
                     upload_dir(blobs, &work.path().join("out"), &prefix).await?;
-                    if !db
+                    if db
                         .audio_track_ready(uid, &track.uid, &json, now_micros())
                         .await?
                     {
-                        // Deleted (or finished elsewhere) while we worked.
-                        blobs.delete_prefix(&prefix).await?;
-                    } else {
                         tracing::info!(video = %uid, track = %track.uid, "audio track ready");
+                    } else if !db.audio_track_exists(uid, &track.uid).await? {
+                        // Deleted while we worked: nothing else would remove what we wrote.
+                        // (Otherwise another worker finished it, into these same keys.)
+                        blobs.delete_prefix(&prefix).await?;
+                        blobs.delete(&audio_source_key(uid, &track.uid)).await?;
                     }
                 }
                 Err(e) if e.is_retryable() => return Err(e),

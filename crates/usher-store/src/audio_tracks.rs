@@ -364,6 +364,18 @@ impl Db {
         Ok(true)
     }
 
+    /// Whether the track still exists, whatever its status.
+    pub async fn audio_track_exists(&self, uid: &VideoId, track: &AudioTrackId) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audio_tracks WHERE uid = $1 AND video_uid = $2",
+        )
+        .bind(track.as_str())
+        .bind(uid.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Records why a queued track could not be encoded.
     pub async fn audio_track_failed(
         &self,

@@ -283,6 +283,20 @@ impl Blobs {
 
     /// Deletes every key under `prefix`; returns how many. S3 deletes them in batches
     /// (one request per thousand keys) rather than one request each.
+    /// Deletes one blob; deleting one that is not there is not an error. (A prefix names
+    /// whole path segments below it, so [`Blobs::delete_prefix`] never matches the blob
+    /// at exactly that key.)
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .delete(&Path::parse(key).map_err(path_err)?)
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
         let prefix = Path::parse(prefix).map_err(path_err)?;
         let keys = self

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_copy_sources.sql")),
     (7, include_str!("../migrations/0007_webhooks.sql")),
     (8, include_str!("../migrations/0008_adaptive.sql")),
+    (9, include_str!("../migrations/0009_sealed_keys.sql")),
 ];
 
 /// How to open the metadata database.
@@ -139,7 +140,8 @@ impl Db {
                     if dialect == Dialect::Sqlite {
                         conn.execute(AssertSqlSafe(format!(
                             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
-                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA secure_delete = ON;"
                         )))
                         .await?;
                     }
@@ -274,6 +276,27 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Overwrites what deleted and updated rows left behind in the database files, so
+    /// that a secret replaced in place (a key sealed that was stored in the clear) is
+    /// gone from the disk too. SQLite zeroes freed content as it goes
+    /// (`secure_delete`); this empties its write-ahead log, which still holds old page
+    /// images. PostgreSQL keeps old row versions until a full vacuum rewrites the table.
+    pub async fn scrub_signing_keys(&self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Dialect::Postgres => {
+                sqlx::query("VACUUM FULL signing_keys")
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         Ok(())
     }
 

@@ -31,8 +31,12 @@ pub struct KeyRecord {
     pub kind: KeyKind,
     /// Base64 SubjectPublicKeyInfo DER.
     pub public_key: String,
-    /// Base64 PKCS#8 DER; only ever set for the `account` kind.
+    /// Only ever set for the `account` kind: its PKCS#8 DER sealed under the master
+    /// key (see [`crate::master_key`]); in the clear (base64) only in rows written
+    /// before sealing existed, which `usher serve` seals when it starts.
     pub private_key: Option<String>,
+    /// The master key that sealed `private_key`.
+    pub master_key_id: Option<String>,
     pub created: i64,
     pub revoked_at: Option<i64>,
 }
@@ -49,7 +53,8 @@ impl std::fmt::Debug for KeyRecord {
     }
 }
 
-const COLUMNS: &str = "id, account_id, kind, public_key, private_key, created, revoked_at";
+const COLUMNS: &str =
+    "id, account_id, kind, public_key, private_key, created, revoked_at, master_key_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRecord> {
     let kind: String = get(r, "kind")?;
@@ -63,6 +68,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<KeyRecord> {
         },
         public_key: get(r, "public_key")?,
         private_key: get(r, "private_key")?,
+        master_key_id: get(r, "master_key_id")?,
         created: get(r, "created")?,
         revoked_at: get(r, "revoked_at")?,
     })
@@ -94,7 +100,7 @@ impl Db {
             }
         }
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO signing_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO signing_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )))
         .bind(k.id.as_str())
         .bind(k.account_id.as_str())
@@ -103,6 +109,7 @@ impl Db {
         .bind(&k.private_key)
         .bind(k.created)
         .bind(k.revoked_at)
+        .bind(&k.master_key_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -155,6 +162,50 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// Account keys whose private half is not sealed under master key `current` (in
+    /// the clear, or under an older master key).
+    pub async fn account_keys_to_seal(&self, current: &str) -> Result<Vec<KeyRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM signing_keys WHERE kind = 'account' \
+             AND private_key IS NOT NULL AND (master_key_id IS NULL OR master_key_id <> $1)"
+        )))
+        .bind(current)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The master keys that sealed the keys stored, by id.
+    pub async fn master_key_ids_in_use(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT master_key_id FROM signing_keys WHERE master_key_id IS NOT NULL \
+             ORDER BY master_key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Replaces a key's private half by `sealed` (under master key `master_key_id`), if
+    /// it is still as `was` read it; false if another process got there first.
+    pub async fn reseal_key(
+        &self,
+        was: &KeyRecord,
+        master_key_id: &str,
+        sealed: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET private_key = $1, master_key_id = $2 \
+             WHERE id = $3 AND private_key = $4",
+        )
+        .bind(sealed)
+        .bind(master_key_id)
+        .bind(was.id.as_str())
+        .bind(&was.private_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Revokes a live user key; false when the account has no such live key.

@@ -13,6 +13,7 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+pub mod master_key;
 mod publish;
 mod reaper;
 mod row;

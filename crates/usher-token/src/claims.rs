@@ -185,17 +185,34 @@ impl Claims {
     /// `exp <= now + MAX_TTL_SECS + skew` (a token cannot outlive 24 h of validity,
     /// whoever minted it).
     pub fn check_time(&self, now: i64, skew: i64) -> Result<(), ClaimsError> {
-        let skew = skew.max(0);
+        self.check_exp(now, skew)?;
+        self.check_nbf(now, skew)?;
+        self.check_ttl(now, skew)
+    }
+
+    /// `exp` is present and `now < exp + skew`.
+    pub fn check_exp(&self, now: i64, skew: i64) -> Result<(), ClaimsError> {
         let exp = self.exp.ok_or(ClaimsError::MissingExp)?.0;
-        if now >= exp.saturating_add(skew) {
+        if now >= exp.saturating_add(skew.max(0)) {
             return Err(ClaimsError::Expired);
         }
-        if let Some(Timestamp(nbf)) = self.nbf
-            && nbf.saturating_sub(skew) > now
-        {
-            return Err(ClaimsError::NotYetValid);
+        Ok(())
+    }
+
+    /// No `nbf`, or `nbf - skew <= now`.
+    pub fn check_nbf(&self, now: i64, skew: i64) -> Result<(), ClaimsError> {
+        match self.nbf {
+            Some(Timestamp(nbf)) if nbf.saturating_sub(skew.max(0)) > now => {
+                Err(ClaimsError::NotYetValid)
+            }
+            _ => Ok(()),
         }
-        if exp > now.saturating_add(MAX_TTL_SECS).saturating_add(skew) {
+    }
+
+    /// `exp <= now + MAX_TTL_SECS + skew`.
+    pub fn check_ttl(&self, now: i64, skew: i64) -> Result<(), ClaimsError> {
+        let exp = self.exp.ok_or(ClaimsError::MissingExp)?.0;
+        if exp > now.saturating_add(MAX_TTL_SECS).saturating_add(skew.max(0)) {
             return Err(ClaimsError::TooFarInFuture);
         }
         Ok(())

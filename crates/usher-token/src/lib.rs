@@ -40,7 +40,7 @@ pub use jwt::{Header, MAX_TOKEN_LEN, TokenError, UnverifiedToken, sign};
 pub use keys::{KeyError, SigningKey, VerifyingKey};
 pub use rules::{
     AccessRule, CountryCode, Decision, MAX_RULES, RuleAction, RuleError, RuleMatch, evaluate,
-    parse_rules,
+    first_match, parse_rules,
 };
 
 /// Keys shared by the unit tests: RSA generation takes ~80 ms, so make each once.

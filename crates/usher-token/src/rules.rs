@@ -155,15 +155,25 @@ pub enum Decision {
 /// An IPv4-mapped IPv6 client (`::ffff:a.b.c.d`) counts as IPv4. A country rule never
 /// matches when `country` is `None` (unknown location) or not a two-letter code.
 pub fn evaluate(rules: &[AccessRule], client: IpAddr, country: Option<&str>) -> Decision {
+    first_match(rules, client, country).map_or(Decision::Allow, |(_, rule)| match rule.action {
+        RuleAction::Allow => Decision::Allow,
+        RuleAction::Block => Decision::Block,
+    })
+}
+
+/// The rule that decides for this client, with its index: what [`evaluate`] follows,
+/// and what `token explain` reports.
+pub fn first_match<'r>(
+    rules: &'r [AccessRule],
+    client: IpAddr,
+    country: Option<&str>,
+) -> Option<(usize, &'r AccessRule)> {
     let client = client.to_canonical();
     let country = country.and_then(CountryCode::parse);
     rules
         .iter()
-        .find(|rule| rule.matcher.matches(client, country))
-        .map_or(Decision::Allow, |rule| match rule.action {
-            RuleAction::Allow => Decision::Allow,
-            RuleAction::Block => Decision::Block,
-        })
+        .enumerate()
+        .find(|(_, rule)| rule.matcher.matches(client, country))
 }
 
 /// An invalid `accessRules` value; the message names the rule index and field and

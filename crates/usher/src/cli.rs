@@ -96,6 +96,44 @@ pub enum KeysCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Put a new master key first in the master key file and re-seal every account's
+    /// own signing key under it (run on a machine with the database and the file; the
+    /// older keys stay in the file, for processes still running with it).
+    RotateMaster(RotateMasterArgs),
+    /// Write a new master key file to copy to every API machine (never overwrites one).
+    NewMaster {
+        /// Where to write it.
+        #[arg(long)]
+        master_key_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RotateMasterArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
+}
+
+/// Where the master key that seals account keys at rest is (SPEC §9).
+#[derive(Debug, Clone, Args)]
+pub struct MasterKeyArgs {
+    /// The master key file (default: master.key in the data dir, created on first start
+    /// when absent). Every API process of a deployment needs the same file: back it up
+    /// apart from the database.
+    #[arg(long, env = "USHER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl MasterKeyArgs {
+    pub fn path(&self, storage: &StorageArgs) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| {
+            storage
+                .data_dir
+                .join(usher_store::master_key::MASTER_KEY_FILE)
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +168,9 @@ pub enum TokenCommand {
     /// Sign a token for one video with a signing key's PEM or JWK (the `pem`/`jwk`
     /// fields of `POST …/stream/keys`, base64 as returned); prints the token.
     Sign(TokenSignArgs),
+    /// Ask a server what its edges would decide for a token now, with every check they
+    /// run (signature, key, video, times, access rules, origin, download) and its verdict.
+    Explain(TokenExplainArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -164,6 +205,30 @@ pub struct TokenSignArgs {
     /// repeat for several, evaluated in order.
     #[arg(long = "rule")]
     pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenExplainArgs {
+    /// The signed-URL token (what goes where the video uid would in a URL).
+    #[arg(value_name = "TOKEN")]
+    pub signed_token: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The video asked for (default: the one the token names).
+    #[arg(long)]
+    pub video: Option<String>,
+    /// The viewer's address (default: this machine's, as the server sees it).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The viewer's country, ISO 3166-1 alpha-2 (default: where GeoIP places the address).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// The page's origin, as a player would send it (e.g. https://shop.example).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// What is asked for: media (default), download, thumbnail or player.
+    #[arg(long)]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +303,8 @@ pub struct ServeArgs {
     pub listen: Vec<SocketAddr>,
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
     /// MaxMind-format (.mmdb) country database, e.g. GeoLite2-Country (default: the
     /// bundled free database).
     #[arg(long, env = "USHER_GEOIP")]

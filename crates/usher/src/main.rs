@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod geoip;
 mod liveness;
+mod master_key;
 mod ops;
 mod scratch;
 mod serve;
@@ -48,11 +49,16 @@ async fn main() -> std::process::ExitCode {
         Command::Token {
             command: TokenCommand::Sign(args),
         } => token::sign(&args).map(|t| println!("{t}")),
+        Command::Token {
+            command: TokenCommand::Explain(args),
+        } => client::explain::explain(&args).await,
         Command::Upload(args) => client::upload::run(args).await,
         Command::Keys { command } => match command {
             KeysCommand::Create(c) => client::keys::create(&c).await,
             KeysCommand::List(c) => client::keys::list(&c).await,
             KeysCommand::Revoke { id, client } => client::keys::revoke(&client, &id).await,
+            KeysCommand::RotateMaster(args) => master_key::rotate(args).await,
+            KeysCommand::NewMaster { master_key_file } => master_key::create(&master_key_file),
         },
         Command::Video { command } => match command {
             VideoCommand::List {

@@ -62,10 +62,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None
     };
 
+    // Viewers' addresses and countries, resolved alike by the edge and `token explain`.
+    let clients = Arc::new(Clients::new(args.trusted_proxy.clone(), Some(geoip)));
     let mut app = Router::new();
     let mut poller = None;
     if role.api() {
-        let api_state = ApiState::new(
+        let master_keys =
+            crate::master_key::open_for_api(&stores.db, &args.master_key.path(&args.storage))
+                .await?;
+        let mut api_state = ApiState::new(
             stores.db.clone(),
             stores.blobs.clone(),
             ApiConfig {
@@ -76,9 +81,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 staging_dir: staging_dir.clone(),
                 token_requests_per_minute: args.token_rate_limit,
                 copy_policy: args.copy_policy(),
+                clock_skew: i64::from(args.clock_skew),
                 ..ApiConfig::default()
             },
+            master_keys,
         );
+        api_state.clients = clients.clone();
         app = app
             .nest("/client/v4", usher_api::router(api_state.clone()))
             .route("/client/v4", axum::routing::any(usher_api::no_route))
@@ -102,8 +110,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.db.clone(),
             stores.blobs.clone(),
             i64::from(args.clock_skew),
-            Clients::new(args.trusted_proxy.clone(), Some(geoip)),
+            Clients::default(),
         );
+        edge.clients = clients.clone();
         if let Some(tools) = &tools {
             edge.thumbnails = Some(Arc::new(usher_edge::thumbnail::Thumbnailer::new(
                 tools.clone(),

@@ -166,13 +166,13 @@ pub async fn delete(
         .map_err(refused)?;
     // The masters stop listing it first; only then do its files go.
     republish(&st, &uid).await;
-    for prefix in [
+    let (media, source) = (
         audio_track_prefix(&uid, &track),
         audio_source_key(&uid, &track),
-    ] {
-        if let Err(e) = st.blobs.delete_prefix(&prefix).await {
-            tracing::warn!(video = %uid, error = %e, "could not remove a deleted audio track's media");
-        }
+    );
+    let removed = tokio::try_join!(st.blobs.delete_prefix(&media), st.blobs.delete(&source));
+    if let Err(e) = removed {
+        tracing::warn!(video = %uid, error = %e, "could not remove a deleted audio track's media");
     }
     Ok(ok("ok"))
 }

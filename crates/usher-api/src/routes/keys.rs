@@ -35,6 +35,7 @@ pub async fn create(
         kind: KeyKind::User,
         public_key: STANDARD.encode(key.verifying_key().to_spki_der()),
         private_key: None,
+        master_key_id: None,
         created,
         revoked_at: None,
     };

@@ -5,6 +5,7 @@ pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
+pub mod token_explain;
 pub mod tokens;
 pub mod tus;
 pub mod uploads;
@@ -29,6 +30,7 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/keys", get(keys::list).post(keys::create))
         .route("/stream/keys/{key_id}", delete(keys::delete))
         .route("/stream/copy", post(copy::create))
+        .route("/stream/token/explain", post(token_explain::explain_token))
         .route("/stream/direct_upload", post(direct_uploads::create))
         .route(
             "/stream/webhook",

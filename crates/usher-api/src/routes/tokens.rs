@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use usher_core::time_fmt::{now_micros, now_secs};
 use usher_core::{AccountId, KeyId, VideoId};
+use usher_store::master_key::account_key_aad;
 use usher_store::{KeyKind, KeyRecord};
 use usher_token::{Claims, MAX_TTL_SECS, SigningKey, Timestamp, VerifyingKey, parse_rules, sign};
 
@@ -146,22 +147,38 @@ async fn account_key(st: &ApiState, account: &AccountId) -> Result<Arc<SigningKe
     }
     let key = match st.db.account_key(account).await? {
         Some(record) => {
-            let der = record
-                .private_key
-                .as_deref()
-                .and_then(|b| STANDARD.decode(b).ok())
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("account key unreadable")))?;
+            let aad = account_key_aad(&record.id, account);
+            let der = match (&record.master_key_id, &record.private_key) {
+                (Some(master), Some(sealed)) => st.master_keys.open(master, sealed, &aad)?,
+                // Written in the clear before sealing existed, and not sealed yet (a
+                // server started since seals it).
+                (None, Some(clear)) => {
+                    zeroize::Zeroizing::new(STANDARD.decode(clear).map_err(|_| {
+                        ApiError::internal(anyhow::anyhow!("account key unreadable"))
+                    })?)
+                }
+                (_, None) => {
+                    return Err(ApiError::internal(anyhow::anyhow!(
+                        "account key without its private half"
+                    )));
+                }
+            };
             SigningKey::from_pkcs8_der(record.id.as_str(), &der).map_err(ApiError::internal)?
         }
         None => {
             let id = KeyId::generate();
             let key = super::keys::generate_key(&id).await?;
+            let sealed = st.master_keys.seal(
+                key.to_pkcs8_der().as_slice(),
+                &account_key_aad(&id, account),
+            )?;
             let record = KeyRecord {
                 id,
                 account_id: account.clone(),
                 kind: KeyKind::Account,
                 public_key: STANDARD.encode(key.verifying_key().to_spki_der()),
-                private_key: Some(STANDARD.encode(key.to_pkcs8_der().as_slice())),
+                private_key: Some(sealed.sealed),
+                master_key_id: Some(sealed.master_key_id),
                 created: now_micros(),
                 revoked_at: None,
             };

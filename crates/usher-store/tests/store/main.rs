@@ -14,6 +14,7 @@ mod support;
 mod blobs;
 mod races;
 mod reaper;
+mod sealed_keys;
 mod tracks;
 mod webhooks;
 

@@ -218,6 +218,7 @@ pub(crate) fn key(acct: &AccountId) -> KeyRecord {
         kind: KeyKind::User,
         public_key: "cHVi".into(),
         private_key: None,
+        master_key_id: None,
         created: now_micros(),
         revoked_at: None,
     }

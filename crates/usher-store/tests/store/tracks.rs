@@ -170,6 +170,8 @@ async fn tracks_wait_for_the_video_and_follow_cloudflares_rules(f: &Fixture) {
         "Français"
     );
     assert_eq!(version(&f.db, &uid).await, before + 1);
+    assert!(!f.db.audio_track_exists(&uid, &fr.uid).await.unwrap());
+    assert!(f.db.audio_track_exists(&uid, &de.uid).await.unwrap());
 
     // Deleting the video takes its tracks along.
     f.db.delete_video(&a, &uid).await.unwrap().unwrap();

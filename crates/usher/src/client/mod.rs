@@ -1,6 +1,7 @@
 //! The client commands (`upload`, `keys`, `video`): they talk to a running server's
 //! management API over HTTP with an API token, exactly as any other client would.
 
+pub mod explain;
 pub mod keys;
 mod resume;
 pub mod upload;
@@ -90,8 +91,22 @@ impl Api {
 
     /// Calls an API operation and returns its `result`.
     pub async fn call(&self, method: Method, path: &str) -> Result<Value, CallError> {
-        let resp = self
-            .request(method, &self.url(path))
+        self.send(self.request(method, &self.url(path))).await
+    }
+
+    /// [`Api::call`] with a JSON body.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
+        self.send(self.request(method, &self.url(path)).json(body))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, CallError> {
+        let resp = request
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await

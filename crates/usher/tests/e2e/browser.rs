@@ -283,8 +283,8 @@ async fn the_player_plays_in_chromium_only_where_allowed() {
         "cannot be played on this site",
     );
     assert!(media_requests(case(&report, "token_on_other_site"), usher).is_empty());
-    // The uid of a private video: the same words as a missing video.
-    refused(&report, "uid_of_private_video", "404", "unavailable");
+    // The uid of a private video: refused as private, not as missing.
+    refused(&report, "uid_of_private_video", "401", "private");
 
     // Cloudflare's WebCrypto example, run in Node with the `jwk` from `keys`.
     played(&report, "self_signed_token", 1.0);

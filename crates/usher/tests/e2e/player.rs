@@ -210,16 +210,25 @@ async fn player_pages_assets_and_preflights_over_http() {
         "this origin may not play the video"
     );
 
-    // Private now: by uid the page looks like a missing video's; with a token it plays
-    // and is private to the viewer.
+    // Private now: by uid the page says so (not "missing"); with a token it plays and is
+    // private to the viewer.
     app.edit(&uid, json!({"requireSignedURLs": true})).await;
     let missing = get("0123456789abcdef0123456789abcdef/iframe", &allowed_referer)
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
     let by_uid = get(&page, &allowed_referer).await.unwrap();
-    assert_eq!(by_uid.status(), 404);
-    assert_eq!(by_uid.text().await.unwrap(), missing.text().await.unwrap());
+    assert_eq!(by_uid.status(), 401);
+    let (private_page, missing_page) =
+        (by_uid.text().await.unwrap(), missing.text().await.unwrap());
+    assert!(
+        private_page.contains("This video is private"),
+        "{private_page}"
+    );
+    assert!(
+        missing_page.contains("This video is unavailable"),
+        "{missing_page}"
+    );
     let token = app.token(&uid, json!({})).await;
     let r = get(&format!("{token}/watch"), &allowed_referer)
         .await

@@ -51,7 +51,7 @@ async fn edits_and_revocations_through_one_process_reach_the_other_s_edge() {
     assert_eq!(get(&b, &master, None).await.0, 200);
     assert_eq!(get(&b, &master, None).await.0, 200);
     a.edit(&uid, json!({"requireSignedURLs": true})).await;
-    let took = until_status(&b, &master, None, 404).await;
+    let took = until_status(&b, &master, None, 401).await;
     eprintln!("requireSignedURLs reached the second process in {took:?}");
 
     let key = a.post("/stream/keys", json!({})).await;

@@ -180,7 +180,7 @@ async fn a_video_on_s3_is_packaged_and_served_from_the_store_for_a_token() {
             .await
             .unwrap()
             .status(),
-        404,
+        401,
         "private: the uid alone is refused"
     );
 

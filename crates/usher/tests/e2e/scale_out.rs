@@ -155,7 +155,7 @@ async fn api_workers_and_two_edges_on_postgres_and_s3() {
     for (n, edge) in edges.iter().enumerate() {
         assert_eq!(
             status(edge, &format!("{uid}/manifest/video.m3u8")).await,
-            404
+            401
         );
         let played = tmp.path().join(format!("edge{n}.mp4"));
         let url = format!("{}/{token}/manifest/video.m3u8", edge.url);

@@ -101,9 +101,9 @@ async fn thumbnails_are_cut_on_demand_at_any_size_and_cached() {
         );
     }
 
-    // Private: the uid is a 404 for any parameters; a token gets a private response.
+    // Private: the uid is a 401 for any parameters; a token gets a private response.
     app.edit(&uid, json!({"requireSignedURLs": true})).await;
-    assert_eq!(thumb(&app, &uid, "?width=100").await.0, 404);
+    assert_eq!(thumb(&app, &uid, "?width=100").await.0, 401);
     let token = app.token(&uid, json!({})).await;
     let (status, jpeg, cc) = thumb(&app, &token, "?width=100").await;
     assert_eq!(status, 200);
