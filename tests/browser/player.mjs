@@ -12,10 +12,17 @@
 //     frames: ["http://localhost:P3/embed", "http://localhost:P2/embed"],  // outer → inner
 //     player: "http://127.0.0.1:P/{token}/iframe?autoplay=true&muted=true",
 //     sign: {jwk, kid, sub, ttl},   // optional: sign {token} offline with WebCrypto
-//     expect: "play" | "refuse" | "blocked" | "revoke",
+//     expect: "play" | "refuse" | "blocked" | "revoke" | "watch",
 //     minTime: 1.0,                 // play: seconds of playback to wait for
 //     revoke: {url, bearer},        // revoke: DELETE this, then press play
 //     screenshot: "/path/player.png"
+//     // watch: the player (frames: [] puts it at the top, where DevTools throttling
+//     // reaches it) observed through hls.js until every `until` condition holds.
+//     throttle: {bps, latencyMs},   // Network.emulateNetworkConditions before loading
+//     choose: [{menu: "Audio", option: "Commentary"}],  // picked in the player's menus
+//     hover: true,                  // then point at the player and wait for the menus
+//     until: {minTime, topLevel: true, height: 480, audioTrack: "name",
+//             requested: "/t…/seg_", cues: 1},
 //   }]
 // }
 import { createRequire } from 'node:module';
@@ -110,6 +117,92 @@ async function look(page) {
   }
 }
 
+// The player's frame: named `player` inside embedding pages, else the page itself.
+function playerFrame(page) {
+  return page.frames().find((f) => f.name() === 'player') || page.mainFrame();
+}
+
+// Installed before any page script: counts stalls (`waiting` once playback has
+// started) and sees every media event, as they reach the document in capture.
+function recordStalls() {
+  const rec = { playing: 0, stalls: [], errors: [] };
+  window.usherWatch = rec;
+  document.addEventListener('playing', () => { rec.playing += 1; }, true);
+  document.addEventListener('waiting', (e) => {
+    if (rec.playing > 0) rec.stalls.push(Math.round(e.target.currentTime * 1000) / 1000);
+  }, true);
+}
+
+// hls.js as the player drives it, the menus as a viewer finds them, and the text tracks.
+async function inspect(frame) {
+  return frame.evaluate(() => {
+    const p = window.usherPlayer;
+    const rec = window.usherWatch || null;
+    const v = document.getElementById('usher-video');
+    if (!p || !v) return null;
+    const h = p.hls;
+    if (rec && !rec.hooked) {
+      rec.hooked = true;
+      h.on('hlsError', (_e, d) => rec.errors.push(`${d.type}/${d.details}${d.fatal ? ' fatal' : ''}`));
+    }
+    const level = (l) => ({ width: l.width, height: l.height, bitrate: l.bitrate, url: l.url[0] });
+    const menus = Array.from(document.querySelectorAll('.usher-menus select')).map((s) => ({
+      label: s.labels.length ? s.labels[0].textContent : null,
+      visible: s.offsetParent !== null,
+      options: Array.from(s.options).map((o) => o.text),
+      selected: s.selectedOptions.length ? s.selectedOptions[0].text : null,
+    }));
+    return {
+      state: document.documentElement.dataset.state || null,
+      currentTime: v.currentTime,
+      ended: v.ended,
+      levels: h.levels.map(level),
+      currentLevel: h.currentLevel,
+      autoLevelEnabled: h.autoLevelEnabled,
+      bandwidthEstimate: h.bandwidthEstimate,
+      audioTracks: h.audioTracks.map((t) => ({ name: t.name, default: t.default, url: t.url })),
+      audioTrack: h.audioTrack,
+      subtitleTracks: h.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang })),
+      subtitleTrack: h.subtitleTrack,
+      textTracks: Array.from(v.textTracks).map((t) => ({
+        kind: t.kind,
+        label: t.label,
+        language: t.language,
+        mode: t.mode,
+        cues: t.cues ? Array.from(t.cues).slice(0, 20).map((c) => ({
+          start: c.startTime, end: c.endTime, text: c.text,
+        })) : null,
+      })),
+      menus,
+      stalls: rec ? rec.stalls : null,
+      errors: rec ? rec.errors : null,
+    };
+  });
+}
+
+// Whether `s` (from inspect) and the requests so far satisfy every condition of `u`.
+function satisfied(u, s, requests) {
+  if (!s) return false;
+  if (u.minTime !== undefined && !(s.currentTime > u.minTime || s.ended)) return false;
+  if (u.topLevel && !(s.levels.length > 0 && s.currentLevel === s.levels.length - 1)) return false;
+  if (u.height !== undefined) {
+    const l = s.levels[s.currentLevel];
+    if (!l || l.height !== u.height) return false;
+  }
+  if (u.audioTrack !== undefined) {
+    const t = s.audioTracks[s.audioTrack];
+    if (!t || t.name !== u.audioTrack) return false;
+  }
+  if (u.requested && !requests.some((r) => r.url.includes(u.requested) && r.status < 300)) {
+    return false;
+  }
+  if (u.cues !== undefined && !s.textTracks.some((t) => t.mode === 'showing'
+      && t.cues && t.cues.length >= u.cues)) {
+    return false;
+  }
+  return true;
+}
+
 async function until(deadline, check) {
   let last = null;
   while (Date.now() < deadline) {
@@ -125,12 +218,26 @@ async function runCase(browser, c, deadlineMs) {
   const deadline = started + deadlineMs;
   const result = { name: c.name, requests: [], console: [], events: [] };
   const context = await browser.newContext({ viewport: { width: 800, height: 480 } });
+  if (c.expect === 'watch') await context.addInitScript(recordStalls);
   const page = await context.newPage();
+  if (c.throttle) {
+    // Chromium's DevTools network emulation: every request of this page (the player
+    // is the page itself, not a cross-site frame with a process of its own).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: c.throttle.latencyMs,
+      downloadThroughput: c.throttle.bps / 8,
+      uploadThroughput: c.throttle.bps / 8,
+    });
+  }
   page.on('console', (m) => result.console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));
   page.on('response', (r) => {
     const req = r.request();
     result.requests.push({
+      ms: Date.now() - started,
       url: r.url(),
       status: r.status(),
       referer: req.headers()['referer'] || null,
@@ -194,6 +301,57 @@ async function runCase(browser, c, deadlineMs) {
         const s = await look(page);
         return s && s.state === 'refused' ? { done: true, ...s } : s;
       });
+    } else if (c.expect === 'watch') {
+      result.levelChanges = [];
+      let lastLevel = null;
+      const observe = async () => {
+        const s = await inspect(playerFrame(page)).catch(() => null);
+        if (s && s.currentLevel !== lastLevel) {
+          lastLevel = s.currentLevel;
+          const l = s.levels[s.currentLevel];
+          result.levelChanges.push({
+            ms: Date.now() - started,
+            currentTime: s.currentTime,
+            level: s.currentLevel,
+            height: l ? l.height : null,
+            bandwidthEstimate: s.bandwidthEstimate,
+          });
+        }
+        return s;
+      };
+      const over = (s) => s && (s.state === 'refused' || s.state === 'error');
+      for (const pick of c.choose || []) {
+        // As a viewer would: wait for playback, then use the labelled menu.
+        result.beforeChoice = await until(deadline, async () => {
+          const s = await observe();
+          const shown = s && s.menus.some((m) => m.label === pick.menu && m.visible
+            && m.options.includes(pick.option));
+          return s && ((s.state === 'playing' && shown) || over(s)) ? { done: true, ...s } : s;
+        });
+        if (over(result.beforeChoice)) break;
+        // Taken before the choice: every request from it on may be the choice's doing.
+        result.chosenAtMs = Date.now() - started;
+        await playerFrame(page).getByLabel(pick.menu, { exact: true })
+          .selectOption({ label: pick.option }, { timeout: Math.max(1, deadline - Date.now()) });
+      }
+      result.seen = await until(deadline, async () => {
+        const s = await observe();
+        return s && (satisfied(c.until || {}, s, result.requests) || over(s))
+          ? { done: true, ...s } : s;
+      });
+      result.satisfied = satisfied(c.until || {}, result.seen, result.requests);
+      if (c.hover && result.satisfied) {
+        // The menus fade out while the video plays untouched; a pointer over the
+        // player brings them back (polled: they fade in).
+        const frame = playerFrame(page);
+        await frame.locator('#usher-video').hover({ timeout: Math.max(1, deadline - Date.now()) });
+        result.menusAfterHover = await until(deadline, async () => {
+          const opacity = await frame.evaluate(
+            () => getComputedStyle(document.querySelector('.usher-menus')).opacity,
+          );
+          return opacity === '1' ? { done: true, opacity } : { opacity };
+        });
+      }
     } else {
       throw new Error(`unknown expectation ${c.expect}`);
     }

@@ -1,7 +1,16 @@
 // Usher's player: hls.js on the page's <video>, set up from the data- attributes the
-// server wrote (the page runs no inline script, so its CSP can forbid it).
+// server wrote (the page runs no inline script, so its CSP can forbid it), with menus
+// for captions, audio tracks and quality beside the browser's own controls.
 (function () {
   'use strict';
+
+  // How long the menus stay in view after the viewer last moved or touched the player.
+  var IDLE_MS = 3000;
+  // The bandwidth hls.js assumes until it has measured a segment (hls.js's own default).
+  // Set explicitly because otherwise hls.js starts from the first rendition the master
+  // lists — ours lists the best first — and a slow link would wait for a whole
+  // top-quality segment before the first frame; from here it climbs after one segment.
+  var START_BANDWIDTH_ESTIMATE = 500000;
 
   var root = document.documentElement;
   var video = document.getElementById('usher-video');
@@ -83,11 +92,153 @@
 
   var src = withParent(new URL(cfg.src, location.href).href);
 
+  // The settings menus: captions, audio track and quality, as labelled <select>s over
+  // the top of the video (the browser's own controls hold the bottom). Each appears
+  // only when it offers a choice, and only with hls.js (native HLS has its own menus).
+
+  function menus(hls, Events) {
+    var bar = document.createElement('div');
+    bar.className = 'usher-menus';
+    bar.setAttribute('role', 'group');
+    bar.setAttribute('aria-label', 'Playback settings');
+    video.insertAdjacentElement('afterend', bar);
+
+    function menu(id, name, onChange) {
+      var wrap = document.createElement('div');
+      wrap.className = 'usher-menu';
+      wrap.hidden = true;
+      var label = document.createElement('label');
+      label.htmlFor = id;
+      label.textContent = name;
+      var select = document.createElement('select');
+      select.id = id;
+      select.addEventListener('change', function () {
+        onChange(Number(select.value));
+      });
+      wrap.appendChild(label);
+      wrap.appendChild(select);
+      bar.appendChild(wrap);
+      return {
+        // `items`: [[value, text]…]; shown when there is more than `min` to choose from.
+        fill: function (items, min) {
+          select.textContent = '';
+          items.forEach(function (item) {
+            var o = document.createElement('option');
+            o.value = String(item[0]);
+            o.textContent = item[1];
+            select.appendChild(o);
+          });
+          wrap.hidden = items.length <= min;
+        },
+        mark: function (value) {
+          select.value = String(value);
+        },
+        option: function (value) {
+          return select.querySelector('option[value="' + value + '"]');
+        },
+      };
+    }
+
+    // -1 turns captions off; hls.js shows the chosen track (`subtitleDisplay`).
+    var captions = menu('usher-captions', 'Captions', function (i) {
+      hls.subtitleTrack = i;
+    });
+    var audio = menu('usher-audio', 'Audio', function (i) {
+      hls.audioTrack = i;
+    });
+    // `nextLevel` switches at the next segment without emptying the buffer; -1 is Auto.
+    var quality = menu('usher-quality', 'Quality', function (i) {
+      hls.nextLevel = i;
+    });
+
+    // Players name renditions by their short side ("720p" for 1280x720 and for the
+    // same video shot upright); two of one size are told apart by bit rate.
+    function levelName(level, all) {
+      var side = Math.min(level.width || Infinity, level.height || Infinity);
+      if (side === Infinity) return Math.round(level.bitrate / 1000) + ' kb/s';
+      var name = side + 'p';
+      var twins = all.filter(function (l) {
+        return Math.min(l.width || Infinity, l.height || Infinity) === side;
+      });
+      if (twins.length > 1) name += ' ' + (level.bitrate / 1e6).toFixed(1) + ' Mb/s';
+      return name;
+    }
+
+    function fillQuality() {
+      var items = [[-1, 'Auto']];
+      // hls.js sorts levels by bit rate, lowest first; menus list the best first.
+      for (var i = hls.levels.length - 1; i >= 0; i--) {
+        items.push([i, levelName(hls.levels[i], hls.levels)]);
+      }
+      quality.fill(items, 2);
+      markQuality();
+    }
+
+    function markQuality(_event, switched) {
+      var auto = quality.option(-1);
+      if (!auto) return;
+      var playing = hls.levels[switched ? switched.level : hls.currentLevel];
+      auto.textContent = hls.autoLevelEnabled && playing
+        ? 'Auto (' + levelName(playing, hls.levels) + ')'
+        : 'Auto';
+      quality.mark(hls.autoLevelEnabled ? -1 : hls.manualLevel);
+    }
+
+    function fillAudio() {
+      audio.fill(hls.audioTracks.map(function (t, i) {
+        return [i, t.name || t.lang || 'Track ' + (i + 1)];
+      }), 1);
+      audio.mark(hls.audioTrack);
+    }
+
+    function fillCaptions() {
+      var items = [[-1, 'Off']].concat(hls.subtitleTracks.map(function (t, i) {
+        return [i, t.name || t.lang || 'Captions ' + (i + 1)];
+      }));
+      captions.fill(items, 1);
+      captions.mark(hls.subtitleTrack);
+    }
+
+    hls.on(Events.MANIFEST_PARSED, fillQuality);
+    hls.on(Events.LEVELS_UPDATED, fillQuality);
+    hls.on(Events.LEVEL_SWITCHED, markQuality);
+    hls.on(Events.AUDIO_TRACKS_UPDATED, fillAudio);
+    // Switching: as soon as hls.js picks a track (its first, or the viewer's choice);
+    // switched: once it plays. (An event's `id` is not the index in `audioTracks`.)
+    function markAudio() {
+      audio.mark(hls.audioTrack);
+    }
+    hls.on(Events.AUDIO_TRACK_SWITCHING, markAudio);
+    hls.on(Events.AUDIO_TRACK_SWITCHED, markAudio);
+    hls.on(Events.SUBTITLE_TRACKS_UPDATED, fillCaptions);
+    hls.on(Events.SUBTITLE_TRACKS_CLEARED, fillCaptions);
+    // Also when the viewer picks captions in the browser's own controls.
+    hls.on(Events.SUBTITLE_TRACK_SWITCH, function () {
+      captions.mark(hls.subtitleTrack);
+    });
+
+    // Out of the picture while the video plays untouched, back on any movement or focus.
+    var player = video.parentElement;
+    var timer = 0;
+    function wake() {
+      player.classList.remove('usher-idle');
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        if (!video.paused) player.classList.add('usher-idle');
+      }, IDLE_MS);
+    }
+    ['pointermove', 'pointerdown', 'keydown', 'focusin', 'pause', 'play'].forEach(function (e) {
+      player.addEventListener(e, wake, true);
+    });
+    wake();
+  }
+
   if (window.Hls && window.Hls.isSupported()) {
     var Hls = window.Hls;
     var hls = new Hls({
       autoStartLoad: loadAtOnce,
       startPosition: startTime,
+      abrEwmaDefaultEstimate: START_BANDWIDTH_ESTIMATE,
       xhrSetup: function (xhr, url) {
         xhr.open('GET', withParent(url), true);
       },
@@ -127,6 +278,9 @@
         show('This video cannot be played', 'Your browser could not decode it (' + data.details + ').');
       }
     });
+    if (video.controls) menus(hls, Hls.Events);
+    // For the browser tests and for anyone debugging playback from the console.
+    window.usherPlayer = { hls: hls, video: video };
     hls.loadSource(src);
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {

@@ -1,7 +1,9 @@
 //! The player pages, `/{id}/iframe` (to embed) and `/{id}/watch` (to link to): an HTML5
-//! `<video>` driven by hls.js, everything served by Usher itself so playback needs no
-//! other site. A page request goes through the access decision like any other; a
-//! refusal answers with a page saying why, never an empty black box.
+//! `<video>` driven by hls.js, with captions, audio-track and quality menus that
+//! `assets/player.js` builds from what hls.js finds in the masters; everything served by
+//! Usher itself so playback needs no other site. A page request goes through the access
+//! decision like any other; a refusal answers with a page saying why, never an empty
+//! black box.
 //!
 //! The player's own requests come from Usher's page, whose origin says nothing about
 //! where it is embedded. So when the video has `allowedOrigins`, the page carries the

@@ -19,7 +19,7 @@ use crate::app::{App, spawn_app};
 use crate::media::clip;
 
 /// Patience per browser case: Chromium's first start on a busy 2-core machine is slow.
-const CASE_DEADLINE: Duration = Duration::from_secs(90);
+pub const CASE_DEADLINE: Duration = Duration::from_secs(90);
 /// For the whole Node run (every case, plus Chromium's start and stop).
 const BROWSER_DEADLINE: Duration = Duration::from_secs(900);
 
@@ -30,7 +30,7 @@ pub fn workspace_root() -> PathBuf {
         .unwrap()
 }
 
-fn chromium() -> String {
+pub fn chromium() -> String {
     let out = std::process::Command::new("which")
         .arg("chromium")
         .output()
@@ -91,8 +91,13 @@ pub async fn ready_video(app: &App, dir: &Path, name: &str) -> String {
         .await
 }
 
+/// One Chromium at a time: the tests that play in it share the machine's two cores with
+/// whatever else runs, and adaptive playback is judged on timing.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs the Node driver on `plan` and returns its report.
-async fn drive_chromium(plan: Value) -> Value {
+pub async fn drive_chromium(plan: Value) -> Value {
+    let _turn = ONE_BROWSER.lock().await;
     let root = workspace_root();
     assert!(
         root.join("web/node_modules/playwright-core").is_dir(),
@@ -118,7 +123,7 @@ async fn drive_chromium(plan: Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn case<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub fn case<'a>(report: &'a Value, name: &str) -> &'a Value {
     let r = report["results"]
         .as_array()
         .unwrap()

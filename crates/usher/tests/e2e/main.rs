@@ -7,6 +7,7 @@
 
 mod app;
 mod browser;
+mod browser_adaptive;
 mod cli_upload;
 mod client_ip;
 mod crash;

@@ -14,7 +14,7 @@ use crate::media::{clip, duration, ffmpeg, probe};
 use crate::{H264_AAC, READY_DEADLINE};
 
 /// Serves `bytes` at `/{name}` on a port of its own; returns the URL.
-async fn serve_file(name: &str, bytes: Vec<u8>) -> String {
+pub async fn serve_file(name: &str, bytes: Vec<u8>) -> String {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let app = Router::new().route(&format!("/{name}"), get(move || async move { bytes }));
@@ -33,7 +33,7 @@ async fn tracks(app: &App, uid: &str) -> Vec<Value> {
     v["result"].as_array().unwrap().clone()
 }
 
-async fn wait_track_ready(app: &App, uid: &str, track: &str) {
+pub async fn wait_track_ready(app: &App, uid: &str, track: &str) {
     let start = Instant::now();
     loop {
         let all = tracks(app, uid).await;
@@ -56,7 +56,7 @@ async fn get_text(app: &App, url: &str) -> (u16, String) {
 /// Polls the edge until the master says what `ok` wants (a revision switch reaches
 /// this process at once, but the publication runs after the API's answer for a
 /// worker-encoded track).
-async fn wait_master(app: &App, url: &str, ok: impl Fn(&str) -> bool) -> String {
+pub async fn wait_master(app: &App, url: &str, ok: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         let (status, text) = get_text(app, url).await;
@@ -71,7 +71,7 @@ async fn wait_master(app: &App, url: &str, ok: impl Fn(&str) -> bool) -> String 
     }
 }
 
-fn make_audio(dir: &Path, secs: &str) -> Vec<u8> {
+pub fn make_audio(dir: &Path, secs: &str) -> Vec<u8> {
     let path = dir.join("commentary.m4a");
     ffmpeg(&[
         "-f",
