@@ -18,8 +18,8 @@ import requests
 
 from helpers import HTTP_TIMEOUT_S, assert_error_envelope, b64decode, usher_bin
 
-ORDER = ["token", "key", "signature", "video", "state", "account", "sub", "exp", "nbf", "ttl",
-         "rules", "downloadable", "origin"]
+ORDER = ["token", "key", "signature", "video", "state", "account", "sub", "revoked", "exp", "nbf",
+         "ttl", "rules", "downloadable", "origin"]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def test_a_good_token_is_allowed_with_every_check(server, ready_video, signing):
         (True, 200, "allowed", ready_video.uid)
     assert all(c["ok"] for c in r["checks"]), r["checks"]
     assert [c["check"] for c in r["checks"]] == \
-        ["token", "key", "signature", "video", "state", "account", "sub", "exp", "nbf", "ttl",
-         "rules", "origin"]
+        ["token", "key", "signature", "video", "state", "account", "sub", "revoked", "exp", "nbf",
+         "ttl", "rules", "origin"]
     assert signing.id in by_name(r)["key"]["detail"]
     assert edge_status(server, token) == 200
 
