@@ -26,6 +26,7 @@ from helpers import (
     b64decode,
     b64url_to_int,
     expect_sdk_error,
+    start_of_a_minute,
 )
 
 DAY = 24 * 3600
@@ -280,6 +281,7 @@ def test_rate_limit_is_429_with_retry_after(make_server, clip):
     uid_a = srv.upload_ok(clip)["uid"]
     uid_b = srv.upload_ok(clip, account="b")["uid"]
     client = srv.client("a")
+    start_of_a_minute()
     for _ in range(3):
         r = client.stream.token.create(identifier=uid_a, account_id=srv.acct("a"))
         assert r is not None and r.token

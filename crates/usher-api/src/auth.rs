@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Path};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use usher_core::AccountId;
 use usher_core::secret::matches_digest;
 
 use crate::error::ApiError;
+use crate::rate_limit;
 use crate::state::ApiState;
 
 /// An account whose credentials the request proved.
@@ -55,16 +58,27 @@ impl FromRequestParts<ApiState> for Authed {
         if !creds.any() {
             return Err(ApiError::MissingCredentials);
         }
+        let client = client_of(state, parts);
         let params: Path<HashMap<String, String>> = Path::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::NoRoute)?;
-        let account: AccountId = params
+        let Some(account) = params
             .get("account_id")
-            .and_then(|s| s.parse().ok())
-            .ok_or(ApiError::Authentication)?;
-        verify(state, &creds, &account).await?;
+            .and_then(|s| s.parse::<AccountId>().ok())
+        else {
+            count_failure(state, client, None).await;
+            return Err(ApiError::Authentication);
+        };
+        checked(state, client, &creds, &account).await?;
         Ok(Authed { account })
     }
+}
+
+/// The client's address as the edges would resolve it (trusted proxies included); `None`
+/// without a socket (requests made in-process).
+pub(crate) fn client_of(state: &ApiState, parts: &Parts) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    Some(state.clients.client_ip(peer.0.ip(), &parts.headers))
 }
 
 /// Checks that `headers` carry a credential of `account`, for routes whose path names
@@ -72,13 +86,44 @@ impl FromRequestParts<ApiState> for Authed {
 pub(crate) async fn require(
     state: &ApiState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     account: &AccountId,
 ) -> Result<(), ApiError> {
     let creds = presented(headers);
     if !creds.any() {
         return Err(ApiError::MissingCredentials);
     }
-    verify(state, &creds, account).await
+    checked(state, client, &creds, account).await
+}
+
+/// [`verify`] under the failed-authentication limits: refused at once (429) when the
+/// client failed too often, and a failure counted against it.
+async fn checked(
+    state: &ApiState,
+    client: Option<IpAddr>,
+    creds: &Presented,
+    account: &AccountId,
+) -> Result<(), ApiError> {
+    if let Some(ip) = client
+        && let Err(secs) =
+            rate_limit::may_authenticate(&state.db, &state.limits(), ip, Some(account)).await?
+    {
+        return Err(ApiError::RateLimited(secs));
+    }
+    let verdict = verify(state, creds, account).await;
+    if matches!(verdict, Err(ApiError::Authentication)) {
+        count_failure(state, client, Some(account)).await;
+    }
+    verdict
+}
+
+/// Counts a failed authentication of `client` (nothing to count without one).
+async fn count_failure(state: &ApiState, client: Option<IpAddr>, account: Option<&AccountId>) {
+    if let Some(ip) = client
+        && let Err(e) = rate_limit::failed(&state.db, ip, account).await
+    {
+        tracing::warn!(error = %e, "could not count a failed authentication");
+    }
 }
 
 impl Presented {

@@ -11,7 +11,7 @@ use usher_store::master_key::MasterKeys;
 use usher_store::{Blobs, Db, Staging};
 use usher_token::SigningKey;
 
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::Limits;
 
 /// Settings of the management API.
 #[derive(Debug, Clone)]
@@ -23,8 +23,12 @@ pub struct ApiConfig {
     pub edge_url: String,
     /// Largest basic (multipart) upload, in bytes.
     pub max_upload_bytes: u64,
-    /// `POST …/token` calls allowed per account per minute.
+    /// `POST …/token` calls allowed per account per minute, across all API processes.
     pub token_requests_per_minute: u32,
+    /// Failed authentications allowed per client address per minute.
+    pub auth_failures_per_address: u32,
+    /// Failed authentications allowed per account per minute, from all addresses.
+    pub auth_failures_per_account: u32,
     /// Live signing keys per account.
     pub max_signing_keys: usize,
     /// Largest resumable (tus) upload, in bytes.
@@ -46,6 +50,8 @@ impl Default for ApiConfig {
             edge_url: "http://127.0.0.1:8787".into(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_requests_per_minute: DEFAULT_TOKEN_REQUESTS_PER_MINUTE,
+            auth_failures_per_address: crate::rate_limit::DEFAULT_AUTH_FAILURES_PER_ADDRESS,
+            auth_failures_per_account: crate::rate_limit::DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
             max_signing_keys: MAX_SIGNING_KEYS,
             max_video_bytes: usher_core::video::DEFAULT_MAX_VIDEO_BYTES,
             staging_dir: std::env::temp_dir().join("usher-staging"),
@@ -69,7 +75,6 @@ pub struct ApiState {
     pub blobs: Blobs,
     pub staging: Staging,
     pub config: Arc<ApiConfig>,
-    pub token_limiter: Arc<RateLimiter>,
     /// Seals and opens the private half of each account's own signing key.
     pub master_keys: Arc<MasterKeys>,
     /// Who is asking, and from which country (as the edges resolve viewers), for
@@ -84,13 +89,11 @@ pub struct ApiState {
 
 impl ApiState {
     pub fn new(db: Db, blobs: Blobs, config: ApiConfig, master_keys: Arc<MasterKeys>) -> Self {
-        let token_limiter = Arc::new(RateLimiter::per_minute(config.token_requests_per_minute));
         Self {
             db,
             blobs,
             staging: Staging::new(config.staging_dir.clone()),
             config: Arc::new(config),
-            token_limiter,
             master_keys,
             clients: Arc::default(),
             account_keys: Arc::default(),
@@ -107,6 +110,15 @@ impl ApiState {
             Outbound::new(self.config.copy_policy.clone()).map_err(crate::ApiError::internal)?;
         // Two first uses may race; either client will do.
         Ok(self.outbound.get_or_init(|| client))
+    }
+
+    /// The shared request limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            token_requests: self.config.token_requests_per_minute,
+            auth_failures_per_address: self.config.auth_failures_per_address,
+            auth_failures_per_account: self.config.auth_failures_per_account,
+        }
     }
 
     pub fn cached_account_key(&self, account: &AccountId) -> Option<Arc<SigningKey>> {

@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_adaptive.sql")),
     (9, include_str!("../migrations/0009_sealed_keys.sql")),
     (10, include_str!("../migrations/0010_revoked_tokens.sql")),
+    (11, include_str!("../migrations/0011_rate_counters.sql")),
 ];
 
 /// How to open the metadata database.

@@ -17,6 +17,7 @@ mod keys;
 pub mod layout;
 pub mod master_key;
 mod publish;
+mod rate_counters;
 mod reaper;
 mod revoked_tokens;
 mod row;
@@ -42,6 +43,7 @@ pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
 pub use publish::{AudioRendition, CaptionTrack, Masters, TracksSnapshot};
+pub use rate_counters::Window as RateWindow;
 pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };

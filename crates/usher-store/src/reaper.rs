@@ -177,6 +177,13 @@ impl Reaper {
             {
                 tracing::warn!(error = %e, "could not forget expired token revocations");
             }
+            if let Err(e) = self
+                .db
+                .forget_old_rate_windows(usher_core::time_fmt::now_secs() / 60)
+                .await
+            {
+                tracing::warn!(error = %e, "could not forget old rate-limit windows");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}

@@ -336,9 +336,17 @@ pub struct ServeArgs {
     /// Largest resumable (tus) upload in bytes.
     #[arg(long, env = "USHER_MAX_VIDEO_BYTES", default_value_t = usher_api::ApiConfig::default().max_video_bytes)]
     pub max_video_bytes: u64,
-    /// `POST …/token` requests allowed per account per minute.
+    /// `POST …/token` requests allowed per account per minute (across all API processes).
     #[arg(long, env = "USHER_TOKEN_RATE_LIMIT", default_value_t = usher_api::ApiConfig::default().token_requests_per_minute)]
     pub token_rate_limit: u32,
+    /// Failed API authentications allowed per client address per minute (across all
+    /// API processes); beyond it the address gets 429 until the minute has passed.
+    #[arg(long, env = "USHER_AUTH_FAILURE_LIMIT", default_value_t = usher_api::ApiConfig::default().auth_failures_per_address)]
+    pub auth_failure_limit: u32,
+    /// Failed API authentications allowed per account per minute, from all addresses;
+    /// beyond it the addresses that failed against the account get 429.
+    #[arg(long, env = "USHER_AUTH_FAILURE_ACCOUNT_LIMIT", default_value_t = usher_api::ApiConfig::default().auth_failures_per_account)]
+    pub auth_failure_account_limit: u32,
     /// Videos packaged at once by this process.
     #[arg(long, env = "USHER_WORKERS", default_value_t = 1)]
     pub workers: usize,

@@ -80,6 +80,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 max_video_bytes: args.max_video_bytes,
                 staging_dir: staging_dir.clone(),
                 token_requests_per_minute: args.token_rate_limit,
+                auth_failures_per_address: args.auth_failure_limit,
+                auth_failures_per_account: args.auth_failure_account_limit,
                 copy_policy: args.copy_policy(),
                 clock_skew: i64::from(args.clock_skew),
                 ..ApiConfig::default()

@@ -100,8 +100,8 @@ pub async fn create(
         (Some(id), Some(pem)) => caller_key(&st, &auth.account, id, pem).await?,
         _ => return Err(ApiError::bad("id and pem must be given together")),
     };
-    st.token_limiter
-        .check(&auth.account)
+    crate::rate_limit::token_request(&st.db, &st.limits(), &auth.account)
+        .await?
         .map_err(ApiError::RateLimited)?;
     let mut claims = Claims::new(uid.as_str());
     claims.exp = Some(Timestamp(exp));

@@ -105,3 +105,48 @@ async fn single_tokens_are_revoked_per_video_until_they_expire(f: &Fixture) {
 }
 
 conformance!(single_tokens_are_revoked_per_video_until_they_expire);
+
+async fn rate_counters_count_per_counter_and_minute(f: &Fixture) {
+    let w = f.db.rate_hit("auth-fail:ip:127.0.0.1", 100).await.unwrap();
+    assert_eq!((w.current, w.previous), (1, 0));
+    f.db.rate_hit("auth-fail:ip:127.0.0.1", 100).await.unwrap();
+    f.db.rate_hit("other", 100).await.unwrap();
+    let w = f.db.rate_hit("auth-fail:ip:127.0.0.1", 101).await.unwrap();
+    assert_eq!(
+        (w.current, w.previous),
+        (1, 2),
+        "the previous minute is read too"
+    );
+    let w =
+        f.db.rate_window("auth-fail:ip:127.0.0.1", 101)
+            .await
+            .unwrap();
+    assert_eq!((w.current, w.previous), (1, 2), "reading does not count");
+    assert_eq!(f.db.rate_window("nothing", 101).await.unwrap().current, 0);
+    // Concurrent hits from many tasks (processes share the table) all count.
+    let hits: Vec<_> = (0..20)
+        .map(|_| {
+            let db = f.db.clone();
+            tokio::spawn(async move { db.rate_hit("burst", 7).await.unwrap() })
+        })
+        .collect();
+    for h in hits {
+        h.await.unwrap();
+    }
+    assert_eq!(f.db.rate_window("burst", 7).await.unwrap().current, 20);
+    assert_eq!(
+        f.db.forget_old_rate_windows(101).await.unwrap(),
+        1,
+        "burst, at minute 7"
+    );
+    assert_eq!(
+        f.db.rate_window("auth-fail:ip:127.0.0.1", 101)
+            .await
+            .unwrap()
+            .previous,
+        2,
+        "the previous minute is kept"
+    );
+}
+
+conformance!(rate_counters_count_per_counter_and_minute);

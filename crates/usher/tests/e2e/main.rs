@@ -325,15 +325,14 @@ async fn the_edge_serves_by_uid_then_only_by_token_and_revocation_applies_at_onc
         );
     }
 
-    // Private: the uid alone now looks like a missing video.
+    // Private: the uid alone is refused as such (401, not the 404 of a missing video).
     app.edit(&uid, serde_json::json!({"requireSignedURLs": true}))
         .await;
+    let by_uid = get(format!("{uid}/manifest/video.m3u8")).await.unwrap();
+    assert_eq!(by_uid.status(), 401);
     assert_eq!(
-        get(format!("{uid}/manifest/video.m3u8"))
-            .await
-            .unwrap()
-            .status(),
-        404
+        by_uid.text().await.unwrap(),
+        "this video requires a signed URL\n"
     );
 
     // A token signed with a signing key plays; segments honour ranges.

@@ -1,8 +1,10 @@
 //! The upload URL, `/tus/{id}`: `HEAD` for the offset, `PATCH` to append at it,
 //! `DELETE` to give up, `OPTIONS` for what the server supports.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -30,10 +32,15 @@ pub(super) async fn dispatch(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
+    // Who is asking, for the failed-authentication limits.
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| st.clients.client_ip(c.0.ip(), req.headers()));
     let result = match *req.method() {
-        Method::HEAD => head(&st, &id, req.headers()).await,
-        Method::PATCH => patch(&st, &id, req).await,
-        Method::DELETE => terminate(&st, &id, req.headers()).await,
+        Method::HEAD => head(&st, &id, req.headers(), client).await,
+        Method::PATCH => patch(&st, &id, req, client).await,
+        Method::DELETE => terminate(&st, &id, req.headers(), client).await,
         Method::OPTIONS => Ok(options(&st)),
         _ => Err(ApiError::MethodNotAllowed),
     };
@@ -51,7 +58,12 @@ fn options(st: &ApiState) -> Response {
 
 /// The upload a URL names, once the caller has shown it may use it: a uid needs the
 /// owning account's credentials; a direct user's secret is itself the permission.
-async fn resolve(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<TusUpload, ApiError> {
+async fn resolve(
+    st: &ApiState,
+    id: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<TusUpload, ApiError> {
     const UNKNOWN: ApiError = ApiError::NotFound("Unknown upload URL");
     if let Ok(uid) = id.parse::<VideoId>() {
         let upload = st
@@ -60,7 +72,7 @@ async fn resolve(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<TusUplo
             .await?
             .filter(|u| !u.direct_user)
             .ok_or(UNKNOWN)?;
-        auth::require(st, headers, &upload.account_id).await?;
+        auth::require(st, headers, client, &upload.account_id).await?;
         Ok(upload)
     } else {
         st.db
@@ -84,8 +96,13 @@ fn offset_response(status: StatusCode, upload: &TusUpload, offset: i64) -> Respo
     resp
 }
 
-async fn head(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let upload = resolve(st, id, headers).await?;
+async fn head(
+    st: &ApiState,
+    id: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Response, ApiError> {
+    let upload = resolve(st, id, headers, client).await?;
     let upload = finish_if_complete(st, upload).await?;
     if !upload.done && upload.expires <= now_micros() {
         return Err(ApiError::Gone("This upload URL has expired"));
@@ -99,7 +116,12 @@ async fn head(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<Response, 
     Ok(resp)
 }
 
-async fn patch(st: &ApiState, id: &str, req: Request) -> Result<Response, ApiError> {
+async fn patch(
+    st: &ApiState,
+    id: &str,
+    req: Request,
+    client: Option<IpAddr>,
+) -> Result<Response, ApiError> {
     if let Some(resp) = version_refusal(req.headers()) {
         return Ok(resp);
     }
@@ -116,7 +138,7 @@ async fn patch(st: &ApiState, id: &str, req: Request) -> Result<Response, ApiErr
     let offset = header_i64(req.headers(), "upload-offset")
         .ok_or_else(|| ApiError::bad("Upload-Offset: required, a whole number of bytes"))?;
     let declared = header_i64(req.headers(), "content-length");
-    let upload = resolve(st, id, req.headers()).await?;
+    let upload = resolve(st, id, req.headers(), client).await?;
     let upload = finish_if_complete(st, upload).await?;
     if upload.done {
         return if offset == upload.length && declared.unwrap_or(0) == 0 {
@@ -348,11 +370,16 @@ async fn finish(
 }
 
 /// tus termination: an unfinished upload and its video are removed.
-async fn terminate(st: &ApiState, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn terminate(
+    st: &ApiState,
+    id: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Response, ApiError> {
     if let Some(resp) = version_refusal(headers) {
         return Ok(resp);
     }
-    let upload = resolve(st, id, headers).await?;
+    let upload = resolve(st, id, headers, client).await?;
     if upload.done {
         return Err(ApiError::Conflict(
             "This upload is complete: delete the video through the API instead",
