@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod envelope;
 mod error;
+pub mod lingering;
 mod multipart;
 mod rate_limit;
 mod render;
@@ -38,6 +39,7 @@ pub fn upload_router(state: ApiState) -> Router {
         )
         .with_state(state.clone())
         .merge(routes::tus::router(state).layer(axum::extract::DefaultBodyLimit::disable()))
+        .layer(lingering::LingerLayer)
 }
 
 /// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
@@ -47,4 +49,5 @@ pub fn router(state: ApiState) -> Router {
         .fallback(|_: Uri| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        .layer(lingering::LingerLayer)
 }
