@@ -38,8 +38,8 @@ pub fn upload_router(state: ApiState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .with_state(state.clone())
-        .merge(routes::tus::router(state).layer(axum::extract::DefaultBodyLimit::disable()))
-        .layer(lingering::LingerLayer)
+        .merge(routes::tus::router(state.clone()).layer(axum::extract::DefaultBodyLimit::disable()))
+        .layer(state.linger_layer())
 }
 
 /// The management API, to be nested at `/client/v4`. Unknown paths and wrong methods
@@ -48,6 +48,6 @@ pub fn router(state: ApiState) -> Router {
     routes::router()
         .fallback(|_: Uri| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
-        .layer(lingering::LingerLayer)
+        .with_state(state.clone())
+        .layer(state.linger_layer())
 }

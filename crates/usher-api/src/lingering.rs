@@ -13,6 +13,7 @@
 //! A client that asked `Expect: 100-continue` and was not told to continue sends no
 //! body, so there is nothing to read.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -26,6 +27,9 @@ use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tower::{Layer, Service};
 
+/// Seconds a request body may stall (no bytes at all) before reading it fails: long
+/// enough for any uplink that moves at all; a resumable upload keeps what arrived.
+pub const DEFAULT_BODY_IDLE_TIMEOUT_SECS: u64 = 60;
 /// Most bytes of a refused body read and discarded before answering.
 pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest time spent reading them.
@@ -34,10 +38,13 @@ pub const LINGER_TIME: Duration = Duration::from_secs(30);
 /// Where a handler's unread body comes back to.
 type Slot = Arc<Mutex<Option<Body>>>;
 
-/// A request body that, when dropped unfinished, leaves its rest in `slot`.
+/// A request body that fails when it stalls for `idle`, and that, when dropped
+/// unfinished, leaves its rest in `slot`.
 struct Lingering {
     inner: Option<Body>,
     slot: Slot,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl HttpBody for Lingering {
@@ -52,8 +59,22 @@ impl HttpBody for Lingering {
             return Poll::Ready(None);
         };
         let polled = Pin::new(inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.inner = None; // read to its end: nothing to linger over
+        match &polled {
+            Poll::Ready(None) => self.inner = None, // read to its end: nothing to linger over
+            Poll::Ready(Some(_)) => {
+                let next = tokio::time::Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+            }
+            Poll::Pending => {
+                if self.deadline.as_mut().poll(cx).is_ready() {
+                    // Stalled: the rest is not waited for, now or after the answer.
+                    self.inner = None;
+                    return Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body stalled",
+                    )))));
+                }
+            }
         }
         polled
     }
@@ -96,21 +117,28 @@ async fn linger(rest: Body) {
     .await;
 }
 
-/// The layer: put it around every route that takes a request body.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LingerLayer;
+/// The layer: put it around every route that takes a request body. `body_idle` is how
+/// long a body may stall.
+#[derive(Debug, Clone, Copy)]
+pub struct LingerLayer {
+    pub body_idle: Duration,
+}
 
 impl<S> Layer<S> for LingerLayer {
     type Service = LingerService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LingerService { inner }
+        LingerService {
+            inner,
+            body_idle: self.body_idle,
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct LingerService<S> {
     inner: S,
+    body_idle: Duration,
 }
 
 impl<S> Service<Request> for LingerService<S>
@@ -140,6 +168,8 @@ where
         let body = Body::new(Lingering {
             inner: Some(body),
             slot: slot.clone(),
+            idle: self.body_idle,
+            deadline: Box::pin(tokio::time::sleep(self.body_idle)),
         });
         let fut = self.inner.call(Request::from_parts(parts, body));
         Box::pin(async move {

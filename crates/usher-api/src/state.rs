@@ -41,6 +41,8 @@ pub struct ApiConfig {
     /// Seconds of clock difference the edges tolerate on token times (`token explain`
     /// decides as they do).
     pub clock_skew: i64,
+    /// How long a request body may stall before reading it fails.
+    pub body_idle_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -57,6 +59,9 @@ impl Default for ApiConfig {
             staging_dir: std::env::temp_dir().join("usher-staging"),
             copy_policy: AddressPolicy::public_only(),
             clock_skew: 30,
+            body_idle_timeout: std::time::Duration::from_secs(
+                crate::lingering::DEFAULT_BODY_IDLE_TIMEOUT_SECS,
+            ),
         }
     }
 }
@@ -110,6 +115,13 @@ impl ApiState {
             Outbound::new(self.config.copy_policy.clone()).map_err(crate::ApiError::internal)?;
         // Two first uses may race; either client will do.
         Ok(self.outbound.get_or_init(|| client))
+    }
+
+    /// Reads request bodies the way every route should (see [`crate::lingering`]).
+    pub fn linger_layer(&self) -> crate::lingering::LingerLayer {
+        crate::lingering::LingerLayer {
+            body_idle: self.config.body_idle_timeout,
+        }
     }
 
     /// The shared request limits.

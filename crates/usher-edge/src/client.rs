@@ -161,6 +161,11 @@ impl Clients {
         hop
     }
 
+    /// Whether `ip` is one of the `--trusted-proxy` networks.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.is_trusted(ip.to_canonical())
+    }
+
     fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|net| net.contains(&ip))
     }

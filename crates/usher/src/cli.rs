@@ -374,6 +374,21 @@ pub struct ServeArgs {
     /// another machine is taken over after this long (on this machine, at once).
     #[arg(long, env = "USHER_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     pub job_lease_secs: u64,
+    /// Seconds a client has to send a complete request head, from the connection
+    /// opening or the previous response (an idle keep-alive connection is closed then too).
+    #[arg(long, env = "USHER_REQUEST_HEAD_TIMEOUT_SECS", default_value_t = crate::http_server::DEFAULT_HEAD_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_head_timeout_secs: u64,
+    /// Seconds after which a connection on which nothing moves, either way, is closed.
+    #[arg(long, env = "USHER_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = crate::http_server::DEFAULT_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_secs: u64,
+    /// Seconds an upload's body may stall (no bytes at all) before the request is ended;
+    /// a resumable (tus) upload keeps what arrived.
+    #[arg(long, env = "USHER_BODY_IDLE_TIMEOUT_SECS", default_value_t = usher_api::lingering::DEFAULT_BODY_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout_secs: u64,
+    /// Connections one client address may hold at once (behind --trusted-proxy: requests
+    /// per forwarded client); beyond it, 503.
+    #[arg(long, env = "USHER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = crate::http_server::DEFAULT_MAX_CONNECTIONS_PER_CLIENT, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_client: u32,
     /// Networks whose clients may read `/metrics`; repeat for several.
     #[arg(
         long = "metrics-allow",

@@ -4,6 +4,7 @@ mod account;
 mod cli;
 mod client;
 mod geoip;
+mod http_server;
 mod liveness;
 mod master_key;
 mod ops;

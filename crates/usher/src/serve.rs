@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use usher_api::webhooks::{Dispatcher, DispatcherConfig};
@@ -20,6 +19,7 @@ use usher_media::Tools;
 use usher_media::worker::{Worker, WorkerConfig};
 
 use crate::cli::ServeArgs;
+use crate::http_server::{self, ConnectionLimits};
 use crate::{geoip, liveness, ops, scratch, storage};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -84,6 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 auth_failures_per_account: args.auth_failure_account_limit,
                 copy_policy: args.copy_policy(),
                 clock_skew: i64::from(args.clock_skew),
+                body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
                 ..ApiConfig::default()
             },
             master_keys,
@@ -147,23 +148,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(on_signal(shutdown.clone()));
 
     let mut tasks = tokio::task::JoinSet::new();
+    let limits = ConnectionLimits {
+        head_timeout: Duration::from_secs(args.request_head_timeout_secs),
+        idle_timeout: Duration::from_secs(args.keep_alive_timeout_secs),
+        max_per_client: usize::try_from(args.max_connections_per_client).unwrap_or(usize::MAX),
+    };
     for (listener, addr) in listeners.into_iter().zip(&addrs) {
-        // Without TCP_NODELAY, small responses wait out Nagle + delayed ACKs (~40 ms each).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let app = app.clone();
-        let stop = shutdown.clone();
+        let (app, stop, clients) = (app.clone(), shutdown.clone(), clients.clone());
         tasks.spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("serving HTTP")
+            http_server::serve(listener, app, limits, clients, stop).await;
+            Ok::<(), anyhow::Error>(())
         });
         tracing::info!(%addr, "listening");
         // Scripts and tests read the bound address (port 0 picks one) from this line.

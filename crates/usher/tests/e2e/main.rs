@@ -19,6 +19,7 @@ mod propagation;
 mod s3_media;
 mod scale_out;
 mod services;
+mod slow_clients;
 mod thumbnails;
 mod tracks;
 
