@@ -161,6 +161,15 @@ def test_another_accounts_token_reveals_nothing_of_it(server, video_b, key_b):
     assert mine["video"] == video_b["uid"]
 
 
+def test_the_edge_refuses_tokens_of_another_accounts_key(server, ready_video, key_b, signing):
+    """Over HTTP: b's key signs nothing for a's video, however valid the token."""
+    assert edge_status(server, sign(signing, ready_video.uid)) == 200  # control
+    foreign = sign(key_b, ready_video.uid)
+    assert edge_status(server, foreign) == 401
+    r = requests.get(f"{server.url}/{foreign}/manifest/video.m3u8", timeout=HTTP_TIMEOUT_S)
+    assert r.text.strip() == "invalid token: signing key does not belong to this video"
+
+
 @pytest.mark.parametrize("body, field", [
     ({}, "token"),
     ({"token": 5}, "token"),

@@ -4,9 +4,10 @@
 //!   `node`): Cloudflare's own Worker example signs with the JWK we export and Usher
 //!   verifies; Usher signs and WebCrypto verifies with only `n` and `e`; keys that
 //!   WebCrypto generated load into Usher.
-//! - PyJWT (skipped with a notice unless `python3 -c "import jwt, cryptography"` works;
+//! - PyJWT (skipped with a notice unless `python3 -c "import jwt, cryptography"` works,
+//!   and failed instead when `USHER_TEST_REQUIRE_SERVICES` is set, as `scripts/test` does;
 //!   set `USHER_PYTHON` to use another interpreter, e.g. a virtualenv's).
-//! - The `openssl` command line (skipped with a notice when absent): our PKCS#1 PEM is
+//! - The `openssl` command line (skipped with a notice when absent, failed when required): our PKCS#1 PEM is
 //!   byte-identical to OpenSSL's, and OpenSSL's PKCS#8 keys load.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -158,6 +159,21 @@ fn webcrypto_generated_keys_load() {
     assert!(verdict.contains(r#""valid":true"#), "{verdict}");
 }
 
+/// Whether the test suite was told that every optional tool must be there
+/// (`scripts/test` sets it): then a missing one fails the test instead of skipping it.
+fn required() -> bool {
+    std::env::var_os("USHER_TEST_REQUIRE_SERVICES").is_some()
+}
+
+/// Skips (with a notice) or, when tools are required, fails.
+fn skip(notice: &str) {
+    assert!(
+        !required(),
+        "{notice}, and USHER_TEST_REQUIRE_SERVICES is set"
+    );
+    eprintln!("NOTICE: {notice}: skipped");
+}
+
 fn python() -> Option<String> {
     let python = std::env::var("USHER_PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
@@ -166,10 +182,10 @@ fn python() -> Option<String> {
     match probe {
         Ok(out) if out.status.success() => Some(python),
         _ => {
-            eprintln!(
-                "NOTICE: PyJWT interop skipped: `{python} -c \"import jwt, cryptography\"` failed \
+            skip(&format!(
+                "PyJWT interop: `{python} -c \"import jwt, cryptography\"` failed \
                  (pip install pyjwt cryptography, or set USHER_PYTHON)"
-            );
+            ));
             None
         }
     }
@@ -208,7 +224,7 @@ fn pyjwt_interop() {
 fn openssl_available() -> bool {
     let found = Command::new("openssl").arg("version").output().is_ok();
     if !found {
-        eprintln!("NOTICE: openssl interop skipped: no `openssl` command");
+        skip("openssl interop: no `openssl` command");
     }
     found
 }
