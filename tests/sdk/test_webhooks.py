@@ -1,9 +1,10 @@
 """Webhooks (`stream.webhooks.update/get/delete`) through the official SDK, signed
-deliveries to a receiver run by the test on loopback, retries, and the reaper deleting
-videos past their `scheduledDeletion`.
+deliveries to a receiver run by the test on loopback, retries, the reaper deleting
+videos past their `scheduledDeletion`, and the SSRF guard on deliveries.
 
-Every server here starts with `--copy-allow-private`: the receiver is on 127.0.0.1,
-which an SSRF-safe outbound policy refuses otherwise.
+Servers that deliver start with `--copy-allow-private`: the receiver is on 127.0.0.1,
+which an SSRF-safe outbound policy refuses otherwise — as the last tests check, along
+with deliveries following no redirect.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -304,3 +306,85 @@ def test_the_reaper_deletes_videos_past_their_scheduled_deletion(make_server, cl
     assert requests.get(f"{srv.url}/{doomed}/manifest/video.m3u8", timeout=10).status_code == 404
     assert cf.stream.get(identifier=kept, account_id=acct).uid == kept
     assert (media / "videos" / kept).exists()
+
+
+def webhook_job_error(srv, uid: str, deadline_s: float = DELIVERY_DEADLINE_S) -> str:
+    """Waits until the video's webhook job has recorded why an attempt failed."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        with sqlite3.connect(srv.data_dir / "usher.db", timeout=30) as db:
+            rows = db.execute("SELECT last_error FROM jobs WHERE video_uid = ? AND kind = 'webhook'",
+                              (uid,)).fetchall()
+        errors = [e for (e,) in rows if e]
+        if errors:
+            return errors[0]
+        assert time.monotonic() < deadline, f"no webhook attempt failed for {uid}: {rows}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "169.254.169.254",
+                                  "10.0.0.5", "192.168.1.20", "0.0.0.0", "2130706433"])
+def test_a_private_notification_url_is_refused_by_default(server, receiver, host):
+    """SSRF: without --copy-allow-private, loopback, link-local and private addresses
+    are refused when the webhook is set, and nothing is ever sent there."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://{host}:{port}/hooks/stream"
+    resp = server.request("PUT", f"/accounts/{server.acct('a')}/stream/webhook",
+                          json={"notificationUrl": url})
+    env = assert_error_envelope(resp, 400)
+    assert "notificationUrl" in env["errors"][0]["message"]
+    assert receiver.deliveries == []
+    # Control: a public name is accepted (nothing is delivered by this test).
+    ok = server.request("PUT", f"/accounts/{server.acct('a')}/stream/webhook",
+                        json={"notificationUrl": "https://hooks.example.com/stream"})
+    assert ok.status_code == 200, ok.text
+    server.request("DELETE", f"/accounts/{server.acct('a')}/stream/webhook")
+
+
+def test_a_name_that_resolves_to_loopback_is_never_delivered_to(make_server, receiver, clip):
+    srv = make_server()  # the default, public-only policy
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    resp = srv.request("PUT", f"/accounts/{srv.acct('a')}/stream/webhook",
+                       json={"notificationUrl": url})
+    if resp.status_code == 400:  # refused up front: as good
+        assert receiver.deliveries == []
+        return
+    assert resp.status_code == 200, resp.text
+    uid = srv.upload_ok(clip)["uid"]
+    srv.wait_for_state(uid)
+    why = webhook_job_error(srv, uid)
+    assert "not allowed" in why, why
+    assert receiver.deliveries == [], "a refused address was contacted"
+
+
+def test_deliveries_follow_no_redirect(make_server, receiver, clip):
+    """A receiver that redirects does not get the delivery sent on (to what could be an
+    internal address the policy would refuse)."""
+    srv = make_server("--copy-allow-private")
+    redirects: list[str] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            redirects.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", receiver.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    redirector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=redirector.serve_forever, daemon=True).start()
+    try:
+        subscribe(srv, f"http://127.0.0.1:{redirector.server_address[1]}/hook")
+        uid = srv.upload_ok(clip)["uid"]
+        srv.wait_for_state(uid)
+        why = webhook_job_error(srv, uid)
+        assert "307" in why, why
+        assert redirects, "the redirecting receiver was asked"
+        assert receiver.deliveries == [], "the redirect was followed"
+    finally:
+        redirector.shutdown()
+        redirector.server_close()
