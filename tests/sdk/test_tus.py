@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import os
 import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from tusclient.client import TusClient
 
@@ -238,3 +241,58 @@ def test_300_mb_upload_keeps_server_memory_flat(make_server, tmp_path):
     v = srv.get_video(uid)
     assert v["size"] == size and v["status"]["state"] != "pendingupload", v
     assert (srv.data_dir / "media/uploads" / uid / "original").stat().st_size == size
+
+
+@pytest.mark.parametrize("offset", ["-1", "abc", "1.5", "", "99999999999999999999999"])
+def test_a_garbage_upload_offset_is_a_400_and_changes_nothing(server, offset):
+    location, _ = create(server, 100)
+    auth = server.bearer("a")
+    r = requests.patch(location, data=b"x" * 10, timeout=HTTP_TIMEOUT_S, headers={
+        **TUS, **auth, "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": offset})
+    assert_error_envelope(r, 400)
+    assert "Upload-Offset" in r.json()["errors"][0]["message"], r.text
+    assert head(location, auth).headers["upload-offset"] == "0"
+    assert patch(location, 0, b"x" * 10, auth).status_code == 204  # control
+
+
+def test_overflowing_mid_body_discards_the_whole_patch(server):
+    """A PATCH without Content-Length (chunked) that turns out longer than the upload:
+    the excess is only seen mid-body, and the whole PATCH is taken back."""
+    location, _ = create(server, 100)
+    auth = server.bearer("a")
+    assert patch(location, 0, b"a" * 40, auth).status_code == 204
+
+    def chunks():
+        for _ in range(10):
+            yield b"b" * 10  # 100 bytes on top of the 40: 40 too many
+
+    r = requests.patch(location, data=chunks(), timeout=HTTP_TIMEOUT_S, headers={
+        **TUS, **auth, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "40"})
+    assert_error_envelope(r, 413)
+    assert head(location, auth).headers["upload-offset"] == "40", "the overflowing PATCH is undone"
+    done = patch(location, 40, b"c" * 60, auth)
+    assert done.status_code == 204 and done.headers["upload-offset"] == "100"
+
+
+def test_two_patches_at_once_one_is_refused(server):
+    """While one PATCH holds the upload, another gets 409; the first completes untouched."""
+    location, _ = create(server, 1 << 20)
+    auth = server.bearer("a")
+    url = urlsplit(location)
+    first = http.client.HTTPConnection(url.hostname, url.port, timeout=HTTP_TIMEOUT_S)
+    first.putrequest("PATCH", url.path)
+    for k, v in {**TUS, **auth, "Content-Type": "application/offset+octet-stream",
+                 "Upload-Offset": "0", "Content-Length": str(1 << 20)}.items():
+        first.putheader(k, v)
+    first.endheaders()
+    first.send(b"z" * 1000)  # the first PATCH is now in the middle of its body
+    # Nothing to poll for "the server has read the first head": give it a moment.
+    time.sleep(0.5)
+    second = patch(location, 0, b"y" * 10, auth)
+    assert_error_envelope(second, 409)
+    first.send(b"z" * ((1 << 20) - 1000))
+    resp = first.getresponse()
+    assert resp.status == 204, resp.read()
+    assert resp.getheader("upload-offset") == str(1 << 20)
+    first.close()

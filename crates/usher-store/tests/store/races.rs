@@ -235,3 +235,44 @@ conformance!(
     concurrent_key_creation_respects_the_limit,
     one_connection_is_enough_for_every_operation,
 );
+
+/// The acknowledged offset of a resumable upload moves only from where the writer
+/// found it: of two writers racing from the same offset, exactly one advances it.
+async fn tus_offsets_move_by_compare_and_set(f: &Fixture) {
+    let v = Video::new(
+        VideoId::generate(),
+        account(&f.db).await,
+        VideoState::PendingUpload,
+        1,
+    );
+    f.db.insert_tus_upload(&v, 100, "", None, i64::MAX)
+        .await
+        .unwrap();
+    let uid = &v.uid;
+    assert!(f.db.set_tus_received(uid, 0, 10).await.unwrap());
+    assert!(
+        !f.db.set_tus_received(uid, 0, 20).await.unwrap(),
+        "stale from"
+    );
+    assert!(f.db.set_tus_received(uid, 10, 20).await.unwrap());
+    for _ in 0..5 {
+        let from = f.db.tus_upload(uid).await.unwrap().unwrap().received;
+        let (x, y) = tokio::join!(
+            f.db.set_tus_received(uid, from, from + 5),
+            f.db.set_tus_received(uid, from, from + 7),
+        );
+        assert!(
+            x.unwrap() ^ y.unwrap(),
+            "exactly one of two racing writers moves the offset"
+        );
+    }
+    let received = f.db.tus_upload(uid).await.unwrap().unwrap().received;
+    assert!(received > 20);
+    assert!(f.db.complete_tus_upload(uid, 100, 2).await.unwrap());
+    assert!(
+        !f.db.set_tus_received(uid, 100, 101).await.unwrap(),
+        "a complete upload takes no more"
+    );
+}
+
+conformance!(tus_offsets_move_by_compare_and_set);
