@@ -367,6 +367,36 @@ mod tests {
             }
         }
 
+        /// Every valid combination parses to exactly what it asks for.
+        #[test]
+        fn valid_parameters_parse_to_what_they_say(
+            secs in 0u64..36_000,
+            width in 1u32..=MAX_SIDE,
+            height in 1u32..=MAX_SIDE,
+            fit in 0usize..4,
+            which in 0u8..8,
+        ) {
+            let fits = [Fit::Crop, Fit::Clip, Fit::Scale, Fit::Fill];
+            let fit_name = ["crop", "clip", "scale", "fill"][fit];
+            let mut q = vec![format!("time={secs}s")];
+            if which & 1 != 0 { q.push(format!("width={width}")); }
+            if which & 2 != 0 { q.push(format!("height={height}")); }
+            if which & 4 != 0 { q.push(format!("fit={fit_name}")); }
+            let p = ThumbParams::parse(Some(&q.join("&"))).unwrap().unwrap();
+            prop_assert_eq!(p.time_ms, Some(secs * 1000));
+            let want = match (which & 1 != 0, which & 2 != 0) {
+                (true, true) => Some(Size::Box {
+                    width,
+                    height,
+                    fit: if which & 4 != 0 { fits[fit] } else { Fit::Crop },
+                }),
+                (true, false) => Some(Size::Width(width)),
+                (false, true) => Some(Size::Height(height)),
+                (false, false) => None,
+            };
+            prop_assert_eq!(p.size, want);
+        }
+
         #[test]
         fn valid_times_round_trip(h in 0u64..48, m in 0u64..60, s in 0u64..60) {
             prop_assert_eq!(parse_time(&format!("{h}h{m}m{s}s")), Some((h * 3600 + m * 60 + s) * 1000));
