@@ -1,14 +1,13 @@
 //! What every API handler can reach: the stores and the API's settings.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use usher_core::AccountId;
 use usher_edge::client::Clients;
 use usher_outbound::{AddressPolicy, Outbound};
 use usher_store::master_key::MasterKeys;
-use usher_store::{Blobs, Db, Staging};
+use usher_store::{Blobs, Db};
 use usher_token::SigningKey;
 
 use crate::rate_limit::Limits;
@@ -33,9 +32,6 @@ pub struct ApiConfig {
     pub max_signing_keys: usize,
     /// Largest resumable (tus) upload, in bytes.
     pub max_video_bytes: u64,
-    /// Where resumable uploads are staged until complete (local disk, ideally on the
-    /// filesystem of the media store so completing one is a rename).
-    pub staging_dir: PathBuf,
     /// Which hosts `POST …/stream/copy` may name; the workers fetching must use the same.
     pub copy_policy: AddressPolicy,
     /// Seconds of clock difference the edges tolerate on token times (`token explain`
@@ -56,7 +52,6 @@ impl Default for ApiConfig {
             auth_failures_per_account: crate::rate_limit::DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
             max_signing_keys: MAX_SIGNING_KEYS,
             max_video_bytes: usher_core::video::DEFAULT_MAX_VIDEO_BYTES,
-            staging_dir: std::env::temp_dir().join("usher-staging"),
             copy_policy: AddressPolicy::public_only(),
             clock_skew: 30,
             body_idle_timeout: std::time::Duration::from_secs(
@@ -78,7 +73,6 @@ pub const MAX_SIGNING_KEYS: usize = 1000;
 pub struct ApiState {
     pub db: Db,
     pub blobs: Blobs,
-    pub staging: Staging,
     pub config: Arc<ApiConfig>,
     /// Seals and opens the private half of each account's own signing key.
     pub master_keys: Arc<MasterKeys>,
@@ -97,7 +91,6 @@ impl ApiState {
         Self {
             db,
             blobs,
-            staging: Staging::new(config.staging_dir.clone()),
             config: Arc::new(config),
             master_keys,
             clients: Arc::default(),

@@ -16,7 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Result, StoreError};
 
+mod concat;
 mod read;
+pub use concat::Concat;
 pub use read::{BlobMeta, BlobRead, READ_WINDOW};
 
 /// Bytes buffered per part before it is handed to the store. Also above S3's 5 MiB
@@ -77,6 +79,10 @@ impl<'a> MediaUrl<'a> {
 #[derive(Clone, Debug)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The same store, for writes that must be durable when they return: on local files
+    /// a handle that fsyncs each file and its directory; elsewhere `store` itself (an S3
+    /// write is durable once acknowledged).
+    durable: Arc<dyn ObjectStore>,
     /// Set when blobs are plain files, so the edge can serve them with sendfile.
     local: Option<Arc<LocalFileSystem>>,
     /// The directory behind `local`.
@@ -100,8 +106,12 @@ impl Blobs {
         std::fs::create_dir_all(path)?;
         let root = std::fs::canonicalize(path)?;
         let fs = Arc::new(LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true));
+        let durable = LocalFileSystem::new_with_prefix(&root)?
+            .with_automatic_cleanup(true)
+            .with_fsync(true);
         Ok(Self {
             store: fs.clone(),
+            durable: Arc::new(durable),
             local: Some(fs),
             local_root: Some(Arc::from(root.as_path())),
         })
@@ -118,6 +128,7 @@ impl Blobs {
             Arc::new(PrefixStore::new(s3, Path::parse(prefix).map_err(path_err)?))
         };
         Ok(Self {
+            durable: store.clone(),
             store,
             local: None,
             local_root: None,
@@ -202,26 +213,6 @@ impl Blobs {
             }
         }
         w.finish().await
-    }
-
-    /// Moves a local file into the store; returns its size. On the local filesystem this
-    /// is a rename (one atomic step, no copy) when both are on one filesystem; otherwise
-    /// (another filesystem, or S3) the file is streamed in and then removed.
-    pub async fn put_file_moving(&self, key: &str, file: &FsPath) -> Result<u64> {
-        let size = tokio::fs::metadata(file).await?.len();
-        if let Some(dest) = self.local_path(key) {
-            if let Some(dir) = dest.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
-            match tokio::fs::rename(file, &dest).await {
-                Ok(()) => return Ok(size),
-                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let n = self.put_file(key, file).await?;
-        tokio::fs::remove_file(file).await?;
-        Ok(n)
     }
 
     /// Streams a blob into a local file, window by window (see [`read`]); returns its

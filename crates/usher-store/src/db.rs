@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_sealed_keys.sql")),
     (10, include_str!("../migrations/0010_revoked_tokens.sql")),
     (11, include_str!("../migrations/0011_rate_counters.sql")),
+    (12, include_str!("../migrations/0012_tus_parts.sql")),
 ];
 
 /// How to open the metadata database.

@@ -9,6 +9,21 @@ pub fn original_key(uid: &VideoId) -> String {
     format!("uploads/{uid}/original")
 }
 
+/// Where an unfinished resumable upload's bytes are staged, one blob per part, until
+/// they are assembled into [`original_key`]. Any API process can read and add to them,
+/// so a tus `PATCH` may land on any of them.
+pub fn tus_parts_prefix(uid: &VideoId) -> String {
+    format!("uploads/{uid}/parts")
+}
+
+/// One staged part of a resumable upload: its bytes from offset `start` on, written by
+/// the request holding the upload as `writer`. Unique per writer, so a writer that lost
+/// its claim can never overwrite a part another one recorded; the offset is zero-padded
+/// so that a listing sorts in upload order.
+pub fn tus_part_key(uid: &VideoId, start: i64, writer: &str) -> String {
+    format!("uploads/{uid}/parts/{start:020}-{writer}")
+}
+
 /// The directory of the videos' outputs (all generations).
 pub fn outputs_prefix(uid: &VideoId) -> String {
     format!("videos/{uid}")

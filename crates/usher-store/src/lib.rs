@@ -21,7 +21,6 @@ mod rate_counters;
 mod reaper;
 mod revoked_tokens;
 mod row;
-mod staging;
 mod tus;
 mod usage;
 mod videos;
@@ -33,7 +32,7 @@ pub use audio_tracks::{
     AUDIO_JOB, AudioTrackEdit, AudioTrackRecord, AudioTrackRefusal, AudioTrackStatus,
     MAX_AUDIO_TRACKS,
 };
-pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, PART_SIZE, READ_WINDOW};
+pub use blobs::{BlobMeta, BlobRead, BlobWriter, Blobs, Concat, PART_SIZE, READ_WINDOW};
 pub use captions::{CaptionRecord, CaptionStatus};
 pub use db::{Db, DbOptions};
 pub use direct_uploads::UploadClaim;
@@ -47,8 +46,10 @@ pub use rate_counters::Window as RateWindow;
 pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };
-pub use staging::{Staging, StagingFile};
-pub use tus::TusUpload;
+pub use tus::{
+    ANY_OFFSET, CHECKPOINT_BYTES, CLAIM_WAIT, Claim, Finished, LEASE, RENEW_EVERY, TusClaim, TusPart,
+    TusUpload, TusWriter,
+};
 pub use usage::StorageUsage;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};
 pub use watermarks::MAX_WATERMARKS;

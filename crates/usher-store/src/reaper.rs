@@ -14,7 +14,6 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::layout::media_prefixes;
 use crate::row::parse;
-use crate::staging::Staging;
 use crate::videos::{SELECT_COLUMNS, from_row};
 
 /// How long after its `uploadExpiry` a `pendingupload` video is kept: an upload that
@@ -39,14 +38,14 @@ pub enum Deletion<'a> {
 }
 
 /// Deletes the video's record (with its jobs, download flag and upload URL; edges stop
-/// serving it at once) and then every blob it has, and any staged resumable upload. Returns the deleted video, or `None`
+/// serving it at once) and then every blob it has, staged parts of a resumable upload
+/// included. Returns the deleted video, or `None`
 /// if there was nothing to delete on those terms. The record goes first: once it is gone
 /// nothing serves or processes the bytes, so a crash in between leaves only orphaned
 /// bytes, never a video whose media is half missing.
 pub async fn delete_video_and_media(
     db: &Db,
     blobs: &Blobs,
-    staging: &Staging,
     uid: &VideoId,
     which: Deletion<'_>,
 ) -> Result<Option<Video>> {
@@ -60,7 +59,6 @@ pub async fn delete_video_and_media(
     for prefix in media_prefixes(&v.uid) {
         blobs.delete_prefix(&prefix).await?;
     }
-    staging.remove(&v.uid).await?;
     Ok(Some(v))
 }
 
@@ -113,12 +111,11 @@ impl Db {
 pub struct Reaper {
     db: Db,
     blobs: Blobs,
-    staging: Staging,
 }
 
 impl Reaper {
-    pub fn new(db: Db, blobs: Blobs, staging: Staging) -> Self {
-        Self { db, blobs, staging }
+    pub fn new(db: Db, blobs: Blobs) -> Self {
+        Self { db, blobs }
     }
 
     /// Deletes everything due at `now`; returns how many videos it deleted. Tests step the
@@ -129,15 +126,9 @@ impl Reaper {
             let due = self.db.videos_due_for_deletion(now, REAP_BATCH).await?;
             let mut this_batch = 0;
             for uid in &due {
-                if delete_video_and_media(
-                    &self.db,
-                    &self.blobs,
-                    &self.staging,
-                    uid,
-                    Deletion::Due(now),
-                )
-                .await?
-                .is_some()
+                if delete_video_and_media(&self.db, &self.blobs, uid, Deletion::Due(now))
+                    .await?
+                    .is_some()
                 {
                     tracing::info!(video = %uid, "reaped a video past its deletion time");
                     this_batch += 1;

@@ -441,6 +441,7 @@ impl Db {
             "video_downloads",
             "direct_uploads",
             "tus_uploads",
+            "tus_parts",
             "copy_sources",
         ] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE uid = $1")))

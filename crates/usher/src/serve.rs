@@ -51,8 +51,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let role = args.role;
     let shutdown = CancellationToken::new();
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
-    // Resumable uploads in flight; shared by every process on this data dir.
-    let staging_dir = stores.scratch.join("tus");
     // The API never runs ffmpeg; the edge makes thumbnails, the worker packages.
     let tools = if role.edge() || role.worker() {
         Some(Arc::new(
@@ -78,7 +76,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 edge_url: edge_url.clone(),
                 max_upload_bytes: args.max_upload_bytes,
                 max_video_bytes: args.max_video_bytes,
-                staging_dir: staging_dir.clone(),
                 token_requests_per_minute: args.token_rate_limit,
                 auth_failures_per_address: args.auth_failure_limit,
                 auth_failures_per_account: args.auth_failure_account_limit,
@@ -171,7 +168,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             &stores,
             tools,
             &scratch,
-            &staging_dir,
             &edge_url,
             &shutdown,
             &mut tasks,
@@ -179,8 +175,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     }
     if role.api() && !role.worker() {
-        // Abandoned resumable uploads are staged on this machine: sweep them here.
-        start_reaper(&args, &stores, &staging_dir, &shutdown, &mut tasks);
+        // The API takes the uploads whose abandonment the reaper cleans up; reapers on
+        // several processes never conflict (each deletion re-checks in its transaction).
+        start_reaper(&args, &stores, &shutdown, &mut tasks);
     }
     tracing::info!(role = role.name(), "started");
 
@@ -215,7 +212,6 @@ async fn start_workers(
     stores: &storage::Stores,
     tools: &Arc<Tools>,
     scratch: &std::path::Path,
-    staging_dir: &std::path::Path,
     edge_url: &str,
     shutdown: &CancellationToken,
     tasks: &mut Tasks,
@@ -267,22 +263,17 @@ async fn start_workers(
         Ok(())
     });
 
-    start_reaper(args, stores, staging_dir, shutdown, tasks);
+    start_reaper(args, stores, shutdown, tasks);
     Ok(())
 }
 
 fn start_reaper(
     args: &ServeArgs,
     stores: &storage::Stores,
-    staging_dir: &std::path::Path,
     shutdown: &CancellationToken,
     tasks: &mut Tasks,
 ) {
-    let reaper = usher_store::Reaper::new(
-        stores.db.clone(),
-        stores.blobs.clone(),
-        usher_store::Staging::new(staging_dir.to_path_buf()),
-    );
+    let reaper = usher_store::Reaper::new(stores.db.clone(), stores.blobs.clone());
     let interval = Duration::from_secs(args.reaper_interval_secs);
     let stop = shutdown.clone();
     tasks.spawn(async move {

@@ -218,7 +218,6 @@ pub async fn delete(
     usher_store::delete_video_and_media(
         &st.db,
         &st.blobs,
-        &st.staging,
         &uid,
         Deletion::Owned(&auth.account),
     )

@@ -62,6 +62,7 @@ impl Blobs {
     /// only ever read through the store.
     pub fn from_store(store: Arc<dyn ObjectStore>) -> Self {
         Self {
+            durable: store.clone(),
             store,
             local: None,
             local_root: None,

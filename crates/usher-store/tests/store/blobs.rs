@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use usher_store::{Blobs, PART_SIZE};
+use usher_store::{Blobs, Concat, PART_SIZE};
 
 use crate::{Backend, Fixture};
 
@@ -144,19 +144,50 @@ async fn an_aborted_write_leaves_nothing(f: &Fixture) {
     }
 }
 
-/// Locally a rename; on S3 a streamed upload. Either way the file moves in whole.
-async fn put_file_moving_moves_the_whole_file(f: &Fixture) {
-    let data = pattern(PART_SIZE + MIB + 5);
-    let file = f.dir.path().join("incoming");
-    std::fs::write(&file, &data).unwrap();
-    let key = "uploads/moved/original";
+/// Parts stored durably are joined in order into one blob (locally an in-kernel copy
+/// into a staging file; on S3 a multipart upload of bounded parts), larger than one
+/// store part so the join spans several. A missing part, or one of the wrong size, is
+/// named and nothing is written.
+async fn parts_concatenate_in_order_and_a_bad_part_writes_nothing(f: &Fixture) {
+    let data = pattern(PART_SIZE + 3 * MIB + 7);
+    let cuts = [0, 5, MIB, PART_SIZE - 1, PART_SIZE + 2 * MIB, data.len()];
+    let mut parts = Vec::new();
+    for (i, w) in cuts.windows(2).enumerate() {
+        let key = format!("uploads/cat/parts/{i}");
+        let piece = Bytes::copy_from_slice(&data[w[0]..w[1]]);
+        // Handed over in several chunks, as a request body arrives.
+        let (a, b) = piece.split_at(piece.len() / 2);
+        f.blobs
+            .put_durably(&key, vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)])
+            .await
+            .unwrap();
+        parts.push((key, (w[1] - w[0]) as u64));
+    }
+    let to = "uploads/cat/original";
     assert_eq!(
-        f.blobs.put_file_moving(key, &file).await.unwrap(),
-        data.len() as u64
+        f.blobs.concat(&parts, to).await.unwrap(),
+        Concat::Done(data.len() as u64)
     );
-    assert!(!file.exists(), "the local file is moved, not copied");
-    assert!(read_back(f, key).await == data, "moved blob differs");
-    assert_eq!(f.blobs.local_path(key).is_some(), f.root.is_some());
+    assert!(read_back(f, to).await == data, "joined blob differs");
+    assert_eq!(f.blobs.list("uploads/cat/parts").await.unwrap().len(), 5);
+
+    let mut wrong = parts.clone();
+    wrong[2].1 += 1;
+    let missing = [parts[0].clone(), ("uploads/cat/parts/none".to_owned(), 3)];
+    for (bad, index) in [(&wrong[..], 2), (&missing[..], 1)] {
+        assert_eq!(
+            f.blobs.concat(bad, "uploads/dog/original").await.unwrap(),
+            Concat::BadPart(index)
+        );
+        assert!(!f.blobs.exists("uploads/dog/original").await.unwrap());
+    }
+    if let Some(root) = &f.root {
+        let left: Vec<_> = files_under(root)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains('#'))
+            .collect();
+        assert!(left.is_empty(), "staging files left behind: {left:?}");
+    }
 }
 
 /// Prefixes are whole path segments (`videos/v` is not a prefix of `videos/v2/…`), and
@@ -192,6 +223,6 @@ conformance!(
     blob_keys_cannot_escape_the_store,
     a_multipart_blob_reads_back_identical_and_appears_only_when_finished,
     an_aborted_write_leaves_nothing,
-    put_file_moving_moves_the_whole_file,
+    parts_concatenate_in_order_and_a_bad_part_writes_nothing,
     prefixes_are_whole_segments_and_stores_do_not_overlap,
 );

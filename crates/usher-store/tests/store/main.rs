@@ -17,6 +17,7 @@ mod races;
 mod reaper;
 mod secrets;
 mod tracks;
+mod tus;
 mod watermarks;
 mod webhooks;
 

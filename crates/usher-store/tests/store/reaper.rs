@@ -1,18 +1,17 @@
 //! The reaper: videos past `scheduledDeletion`, and expired `pendingupload` videos past
 //! the grace period, lose their record, jobs and every blob.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use usher_core::time_fmt::now_micros;
 use usher_core::{Video, VideoId, VideoState};
+use usher_store::layout::tus_parts_prefix;
 use usher_store::{
-    Deletion, PENDING_UPLOAD_GRACE, Reaper, Staging, VideoEdit, delete_video_and_media,
+    Claim, Deletion, PENDING_UPLOAD_GRACE, Reaper, TusWriter, VideoEdit, delete_video_and_media,
 };
 
 use crate::{Backend, Fixture, account, video};
-
-fn staging(f: &Fixture) -> Staging {
-    Staging::new(f.dir.path().join("tus"))
-}
 
 async fn put_media(f: &Fixture, uid: &VideoId) {
     for key in [
@@ -53,7 +52,7 @@ async fn reaps_videos_past_their_scheduled_deletion_and_nothing_else(f: &Fixture
         put_media(f, uid).await;
     }
     let epoch = f.db.access_epoch();
-    let reaper = Reaper::new(f.db.clone(), f.blobs.clone(), staging(f));
+    let reaper = Reaper::new(f.db.clone(), f.blobs.clone());
     assert_eq!(reaper.run_once(now).await.unwrap(), 1);
     assert!(f.db.video(&a, &due).await.unwrap().is_none());
     assert!(f.db.jobs_for_video(&due).await.unwrap().is_empty());
@@ -81,9 +80,20 @@ async fn reaps_expired_pending_uploads_only_after_the_grace_period(f: &Fixture) 
     let uid = VideoId::generate();
     let mut v = Video::new(uid.clone(), a.clone(), VideoState::PendingUpload, now);
     v.upload_expiry = Some(now);
-    f.db.insert_video(&v, None).await.unwrap();
+    // A resumable upload abandoned with a part staged in the store.
+    f.db.insert_tus_upload(&v, 100, "", None, now).await.unwrap();
+    let Claim::Held(mut w) = TusWriter::claim(&f.db, &f.blobs, &uid, 0, Duration::ZERO)
+        .await
+        .unwrap()
+    else {
+        panic!("an idle upload is claimed");
+    };
+    assert!(w.write(Bytes::from_static(b"first bytes")).await.unwrap());
+    assert!(w.checkpoint().await.unwrap());
+    w.release().await.unwrap();
+    assert_eq!(f.blobs.list(&tus_parts_prefix(&uid)).await.unwrap().len(), 1);
     let grace = i64::try_from(PENDING_UPLOAD_GRACE.as_micros()).unwrap();
-    let reaper = Reaper::new(f.db.clone(), f.blobs.clone(), staging(f));
+    let reaper = Reaper::new(f.db.clone(), f.blobs.clone());
     assert_eq!(
         reaper.run_once(now + SECOND).await.unwrap(),
         0,
@@ -93,6 +103,9 @@ async fn reaps_expired_pending_uploads_only_after_the_grace_period(f: &Fixture) 
     let arrived = video(&f.db, &a, now, "arrived").await;
     assert_eq!(reaper.run_once(now + grace + SECOND).await.unwrap(), 1);
     assert!(f.db.video(&a, &uid).await.unwrap().is_none());
+    assert!(f.db.tus_upload(&uid).await.unwrap().is_none());
+    assert!(f.db.tus_parts(&uid).await.unwrap().is_empty());
+    assert!(gone(f, &uid).await, "the staged parts went with it");
     assert!(f.db.video(&a, &arrived).await.unwrap().is_some());
 }
 
@@ -102,7 +115,7 @@ async fn the_api_delete_and_the_reaper_share_one_deletion(f: &Fixture) {
     put_media(f, &uid).await;
     // Another account's delete, or a reaper that finds it not due, removes nothing.
     assert!(
-        delete_video_and_media(&f.db, &f.blobs, &staging(f), &uid, Deletion::Owned(&b))
+        delete_video_and_media(&f.db, &f.blobs, &uid, Deletion::Owned(&b))
             .await
             .unwrap()
             .is_none()
@@ -111,7 +124,6 @@ async fn the_api_delete_and_the_reaper_share_one_deletion(f: &Fixture) {
         delete_video_and_media(
             &f.db,
             &f.blobs,
-            &staging(f),
             &uid,
             Deletion::Due(now_micros())
         )
@@ -120,7 +132,7 @@ async fn the_api_delete_and_the_reaper_share_one_deletion(f: &Fixture) {
         .is_none()
     );
     assert!(!gone(f, &uid).await);
-    let deleted = delete_video_and_media(&f.db, &f.blobs, &staging(f), &uid, Deletion::Owned(&a))
+    let deleted = delete_video_and_media(&f.db, &f.blobs, &uid, Deletion::Owned(&a))
         .await
         .unwrap()
         .unwrap();

@@ -165,7 +165,6 @@ async fn a_video_keeps_its_snapshot_and_image_after_the_profile_goes(f: &Fixture
     usher_store::delete_video_and_media(
         &f.db,
         &f.blobs,
-        &usher_store::Staging::new(f.dir.path().join("staging")),
         &uid,
         usher_store::Deletion::Owned(&a),
     )

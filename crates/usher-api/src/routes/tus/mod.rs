@@ -5,9 +5,12 @@
 //! the video's uid, usable with the account's credentials, or for `?direct_user=true`
 //! a secret that works without them.
 //!
-//! Every appended byte goes to a staging file; the acknowledged offset is made durable
-//! (fsync, then the database) at checkpoints and at the end of each request, so a
-//! dropped connection or a restart, even `kill -9`, resumes from the last one.
+//! Any API process can take any request of any upload: the bytes are staged in the
+//! media store as parts ([`usher_store::TusWriter`]), and the acknowledged offset lives in
+//! the database, moved at checkpoints and at the end of each request only once the part
+//! is durable; so a dropped connection, a restart, even `kill -9`, resumes from the last
+//! one, on this process or another. One request at a time writes an upload (a lease in
+//! the database); a second one meanwhile is refused (409).
 
 mod create;
 mod metadata;

@@ -2,6 +2,7 @@
 //! `DELETE` to give up, `OPTIONS` for what the server supports.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -11,20 +12,17 @@ use futures_util::StreamExt;
 use usher_core::VideoId;
 use usher_core::secret::digest_hex;
 use usher_core::time_fmt::now_micros;
-use usher_store::layout::original_key;
-use usher_store::{StagingFile, TusUpload};
+use usher_store::{ANY_OFFSET, CLAIM_WAIT, Claim, Finished, TusUpload, TusWriter};
 
 use super::{TUS_EXTENSIONS, TUS_VERSION, http_date, tus_response, version_refusal};
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::ApiState;
 
-/// Appended bytes are made durable and acknowledged at least this often within one
-/// `PATCH`, so a crash in the middle of a large one loses at most this much.
-const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 /// A `PATCH` whose body stalls this long is ended (keeping what arrived), so a vanished
-/// client cannot hold the upload's lock.
-const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// client cannot hold the upload's claim. (Appended bytes are acknowledged every
+/// [`usher_store::CHECKPOINT_BYTES`].)
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
 pub(super) async fn dispatch(
@@ -64,7 +62,6 @@ async fn resolve(
     headers: &HeaderMap,
     client: Option<IpAddr>,
 ) -> Result<TusUpload, ApiError> {
-    const UNKNOWN: ApiError = ApiError::NotFound("Unknown upload URL");
     if let Ok(uid) = id.parse::<VideoId>() {
         let upload = st
             .db
@@ -81,6 +78,8 @@ async fn resolve(
             .ok_or(UNKNOWN)
     }
 }
+
+const UNKNOWN: ApiError = ApiError::NotFound("Unknown upload URL");
 
 fn offset_response(status: StatusCode, upload: &TusUpload, offset: i64) -> Response {
     let mut resp = status.into_response();
@@ -155,53 +154,49 @@ async fn patch(
         return Err(ApiError::Gone("This upload URL has expired"));
     }
     if offset != upload.received {
-        return Err(ApiError::Conflict(
-            "Upload-Offset does not match the upload's offset: HEAD it to resume",
-        ));
+        return Err(OFFSET_MISMATCH);
     }
     if declared.is_some_and(|n| offset.saturating_add(n) > upload.length) {
         return Err(ApiError::PayloadTooLarge(
             u64::try_from(upload.length).unwrap_or(0),
         ));
     }
-    let Some(mut file) = st.staging.lock(&upload.uid).await? else {
-        return Err(ApiError::Conflict(
-            "Another request is writing this upload: retry after it ends",
-        ));
-    };
-    // What another request did before we got the lock counts, not what we read before.
-    let upload = st
-        .db
-        .tus_upload(&upload.uid)
+    let mut writer = match TusWriter::claim(&st.db, &st.blobs, &upload.uid, offset, CLAIM_WAIT)
         .await?
-        .ok_or(ApiError::NotFound("Unknown upload URL"))?;
-    if upload.done {
-        // Completed by the request we waited for; opening the file may have left an
-        // empty one behind.
-        st.staging.remove(&upload.uid).await?;
+    {
+        Claim::Held(w) => w,
+        Claim::Busy => return Err(BUSY),
+        // Moved on, completed or deleted by the request we waited for.
+        Claim::Refused => return Err(refusal(st, &upload.uid).await),
+    };
+    let appended = append(st, &upload, &mut writer, req.into_body()).await;
+    match appended {
+        Ok(end) if end == upload.length => {
+            let finished = writer.complete(&upload).await?;
+            let upload = settle(st, upload, finished).await?;
+            Ok(offset_response(
+                StatusCode::NO_CONTENT,
+                &upload,
+                upload.received,
+            ))
+        }
+        Ok(end) => {
+            writer.release().await?;
+            Ok(offset_response(StatusCode::NO_CONTENT, &upload, end))
+        }
+        Err(e) => {
+            if let Err(r) = writer.release().await {
+                tracing::warn!(uid = %upload.uid, error = %r, "could not let go of an upload");
+            }
+            Err(e)
+        }
     }
-    if upload.done || offset != upload.received {
-        return Err(ApiError::Conflict(
-            "Upload-Offset does not match the upload's offset: HEAD it to resume",
-        ));
-    }
-    let start = reconcile(st, &upload, &mut file).await?;
-    if start != offset {
-        return Err(ApiError::Conflict(
-            "Upload-Offset does not match the upload's offset: HEAD it to resume",
-        ));
-    }
-    let end = append(st, &upload, &mut file, req.into_body()).await?;
-    if end == upload.length {
-        let upload = TusUpload {
-            received: end,
-            ..upload
-        };
-        let done = finish(st, upload, Some(file)).await?;
-        return Ok(offset_response(StatusCode::NO_CONTENT, &done, end));
-    }
-    Ok(offset_response(StatusCode::NO_CONTENT, &upload, end))
 }
+
+const OFFSET_MISMATCH: ApiError =
+    ApiError::Conflict("Upload-Offset does not match the upload's offset: HEAD it to resume");
+const BUSY: ApiError =
+    ApiError::Conflict("Another request is writing this upload: retry after it ends");
 
 fn header_i64(h: &HeaderMap, name: &str) -> Option<i64> {
     h.get(name)?
@@ -213,41 +208,25 @@ fn header_i64(h: &HeaderMap, name: &str) -> Option<i64> {
         .filter(|n| *n >= 0)
 }
 
-/// Brings the staging file in line with the acknowledged offset: bytes past it (written
-/// before a crash, never acknowledged) are cut off; if the file is shorter (it was lost),
-/// the offset goes back to what the file holds, and the client resends the rest.
-async fn reconcile(
-    st: &ApiState,
-    upload: &TusUpload,
-    file: &mut StagingFile,
-) -> Result<i64, ApiError> {
-    let on_disk = tokio::fs::metadata(file.path())
-        .await
-        .map(|m| i64::try_from(m.len()).unwrap_or(i64::MAX))
-        .map_err(ApiError::internal)?;
-    let start = on_disk.min(upload.received);
-    if start < upload.received {
-        tracing::warn!(uid = %upload.uid, on_disk, acknowledged = upload.received, "staging file is short; resuming from what it holds");
-        st.db
-            .set_tus_received(&upload.uid, upload.received, start)
-            .await?;
+/// Why the upload cannot be written after all, as it stands now.
+async fn refusal(st: &ApiState, uid: &VideoId) -> ApiError {
+    match st.db.tus_upload(uid).await {
+        Ok(Some(u)) if u.done => ApiError::Conflict("This upload is already complete"),
+        Ok(Some(_)) => OFFSET_MISMATCH,
+        Ok(None) => UNKNOWN,
+        Err(e) => e.into(),
     }
-    file.rewind_to(u64::try_from(start).unwrap_or(0)).await?;
-    Ok(start)
 }
 
-/// Streams the body onto the file, acknowledging at checkpoints; returns the new
+/// Streams the body into the upload, acknowledging at checkpoints; returns the new
 /// offset. A body that would pass `Upload-Length` is refused whole (413), and one that
 /// breaks off keeps what arrived.
 async fn append(
     st: &ApiState,
     upload: &TusUpload,
-    file: &mut StagingFile,
+    writer: &mut TusWriter,
     body: Body,
 ) -> Result<i64, ApiError> {
-    let start = upload.received;
-    let mut acked = start;
-    let mut written = start;
     let mut stream = body.into_data_stream();
     loop {
         let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next()).await;
@@ -256,117 +235,69 @@ async fn append(
             Ok(None) => break,
             Ok(Some(Err(_))) | Err(_) => {
                 // The client went away or stalled: keep what arrived for its resume.
-                checkpoint(st, upload, file, &mut acked, written).await?;
+                if !writer.checkpoint().await? {
+                    return Err(refusal(st, &upload.uid).await);
+                }
                 return Err(ApiError::bad("the request body ended early"));
             }
         };
         let len = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-        if written.saturating_add(len) > upload.length {
-            file.rewind_to(u64::try_from(start).unwrap_or(0)).await?;
-            if acked != start {
-                st.db.set_tus_received(&upload.uid, acked, start).await?;
-            }
+        if writer.offset().saturating_add(len) > upload.length {
+            writer.discard().await?;
             return Err(ApiError::PayloadTooLarge(
                 u64::try_from(upload.length).unwrap_or(0),
             ));
         }
-        file.write(&chunk).await?;
-        written += len;
-        if u64::try_from(written - acked).unwrap_or(0) >= CHECKPOINT_BYTES {
-            checkpoint(st, upload, file, &mut acked, written).await?;
+        if !writer.write(chunk).await? {
+            // Deleted, or taken over after this request's claim lapsed.
+            return Err(refusal(st, &upload.uid).await);
         }
     }
-    checkpoint(st, upload, file, &mut acked, written).await?;
-    Ok(written)
+    if !writer.checkpoint().await? {
+        return Err(refusal(st, &upload.uid).await);
+    }
+    Ok(writer.offset())
 }
 
-/// Makes `written` durable, then records it as acknowledged.
-async fn checkpoint(
-    st: &ApiState,
-    upload: &TusUpload,
-    file: &mut StagingFile,
-    acked: &mut i64,
-    written: i64,
-) -> Result<(), ApiError> {
-    if written == *acked {
-        return Ok(());
-    }
-    file.sync().await?;
-    if !st.db.set_tus_received(&upload.uid, *acked, written).await? {
-        // Deleted or terminated under us: nothing to resume any more.
-        return Err(ApiError::NotFound("Unknown upload URL"));
-    }
-    *acked = written;
-    Ok(())
-}
-
-/// Completes an upload whose bytes are all in but which a crash left unfinished: the
-/// whole length acknowledged, or the staging file already moved into the store.
+/// Completes an upload whose bytes are all in but which a crash left unfinished (its
+/// parts not yet assembled, or assembled but not yet committed). If another request
+/// holds it, that one finishes it.
 async fn finish_if_complete(st: &ApiState, upload: TusUpload) -> Result<TusUpload, ApiError> {
-    if upload.done {
+    if upload.done || upload.received != upload.length {
         return Ok(upload);
     }
-    let staged = st.staging.exists(&upload.uid).await;
-    if staged && upload.received == upload.length {
-        let Some(file) = st.staging.lock(&upload.uid).await? else {
-            return Ok(upload);
-        };
-        return finish(st, upload, Some(file)).await;
+    let claim = TusWriter::claim(
+        &st.db,
+        &st.blobs,
+        &upload.uid,
+        upload.length,
+        Duration::ZERO,
+    )
+    .await?;
+    match claim {
+        Claim::Held(writer) => {
+            let finished = writer.complete(&upload).await?;
+            settle(st, upload, finished).await
+        }
+        Claim::Busy | Claim::Refused => st.db.tus_upload(&upload.uid).await?.ok_or(UNKNOWN),
     }
-    if !staged && st.blobs.exists(&original_key(&upload.uid)).await? {
-        return finish(st, upload, None).await;
-    }
-    Ok(upload)
 }
 
-/// Moves the complete file into the blob store (when `file` is given) and queues the
-/// video. The move comes first: a crash between the two is finished by the next `HEAD`.
-async fn finish(
+/// The upload as completing it left it.
+async fn settle(
     st: &ApiState,
     upload: TusUpload,
-    file: Option<StagingFile>,
+    finished: Finished,
 ) -> Result<TusUpload, ApiError> {
-    let key = original_key(&upload.uid);
-    if let Some(file) = file {
-        let path = file.path().to_owned();
-        let size = tokio::fs::metadata(&path)
-            .await
-            .map(|m| i64::try_from(m.len()).unwrap_or(i64::MAX))
-            .map_err(ApiError::internal)?;
-        if size != upload.length {
-            // The staging file lost bytes it had acknowledged (removed by hand?): go back
-            // to what it holds, and the client resends the rest.
-            tracing::warn!(uid = %upload.uid, size, "staging file is short of its length");
-            st.db
-                .set_tus_received(&upload.uid, upload.received, size)
-                .await?;
-            return Ok(TusUpload {
-                received: size,
-                ..upload
-            });
-        }
-        st.blobs.put_file_moving(&key, &path).await?;
-        drop(file);
+    match finished {
+        Finished::Done(done) => Ok(done),
+        // A staged part was lost: the client resends from where it began.
+        Finished::Resume(at) => Ok(TusUpload {
+            received: at,
+            ..upload
+        }),
+        Finished::Lost => st.db.tus_upload(&upload.uid).await?.ok_or(UNKNOWN),
     }
-    if !st
-        .db
-        .complete_tus_upload(&upload.uid, upload.length, now_micros())
-        .await?
-    {
-        let current = st.db.tus_upload(&upload.uid).await?;
-        if current.as_ref().is_some_and(|u| u.done) {
-            return current.ok_or(ApiError::NotFound("Unknown upload URL"));
-        }
-        // The video was deleted meanwhile: its bytes must not stay behind.
-        st.blobs.delete(&key).await?;
-        return Err(ApiError::NotFound("Unknown upload URL"));
-    }
-    tracing::info!(uid = %upload.uid, bytes = upload.length, "resumable upload complete");
-    Ok(TusUpload {
-        received: upload.length,
-        done: true,
-        ..upload
-    })
 }
 
 /// tus termination: an unfinished upload and its video are removed.
@@ -385,19 +316,20 @@ async fn terminate(
             "This upload is complete: delete the video through the API instead",
         ));
     }
-    let Some(file) = st.staging.lock(&upload.uid).await? else {
-        return Err(ApiError::Conflict(
-            "Another request is writing this upload: retry after it ends",
-        ));
+    // Held while it goes, so no request is midway through adding a part.
+    let claim = TusWriter::claim(&st.db, &st.blobs, &upload.uid, ANY_OFFSET, CLAIM_WAIT).await?;
+    let mut writer = match claim {
+        Claim::Held(w) => w,
+        Claim::Busy => return Err(BUSY),
+        Claim::Refused => return Err(refusal(st, &upload.uid).await),
     };
     usher_store::delete_video_and_media(
         &st.db,
         &st.blobs,
-        &st.staging,
         &upload.uid,
         usher_store::Deletion::Owned(&upload.account_id),
     )
     .await?;
-    drop(file);
+    writer.release().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,8 +1,22 @@
-//! Resumable (tus) uploads: how much of each has arrived. The bytes themselves sit in a
-//! staging file ([`crate::Staging`]); this record says which prefix of that file has been
-//! made durable and acknowledged, so a restart resumes from there. The video row exists
-//! from creation on (`pendingupload`) and is queued in the same transaction that marks
-//! the upload complete.
+//! Resumable (tus) uploads: how much of each has arrived, and where. The bytes are
+//! staged in the media store as part blobs that any API process can add to ([`parts`]);
+//! this record says which prefix of the upload the recorded parts hold, durable and
+//! acknowledged, so a restart or another process resumes from there. One request at a
+//! time appends to an upload, holding it by a lease in the database ([`lease`]); the
+//! [`TusWriter`] does both for the API. When every byte is in, the parts are assembled
+//! into the original ([`complete`]). The video row exists from creation on
+//! (`pendingupload`) and is queued in the same transaction that marks the upload
+//! complete.
+
+mod complete;
+mod lease;
+mod parts;
+mod writer;
+
+pub use complete::Finished;
+pub use lease::{ANY_OFFSET, TusClaim};
+pub use parts::TusPart;
+pub use writer::{CHECKPOINT_BYTES, CLAIM_WAIT, Claim, LEASE, RENEW_EVERY, TusWriter};
 
 use sqlx::any::AnyRow;
 use usher_core::time_fmt::Micros;
@@ -97,35 +111,26 @@ impl Db {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Moves the acknowledged offset from `from` to `to`; false if it was not at `from`
-    /// (or the upload is complete or gone), so two writers can never both advance it.
-    pub async fn set_tus_received(&self, uid: &VideoId, from: i64, to: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE tus_uploads SET received = $1 WHERE uid = $2 AND received = $3 AND done = 0",
-        )
-        .bind(to)
-        .bind(uid.as_str())
-        .bind(from)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Marks the upload complete, records the stored size and queues the video for
-    /// processing, in one transaction. False if the video is gone or no longer pending
-    /// (deleted meanwhile, or completed by another request).
+    /// Marks the upload complete, records the stored size, forgets its parts (their
+    /// bytes are in the original now) and queues the video for processing, in one
+    /// transaction; `writer` must hold the upload. False if the video is gone or no
+    /// longer pending (deleted meanwhile, or completed by another request), or the claim
+    /// was lost.
     pub async fn complete_tus_upload(
         &self,
         uid: &VideoId,
+        writer: &str,
         length: i64,
         now: Micros,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
         let marked = sqlx::query(
-            "UPDATE tus_uploads SET received = $1, done = 1 WHERE uid = $2 AND done = 0",
+            "UPDATE tus_uploads SET received = $1, done = 1, writer = NULL, writer_until = NULL \
+             WHERE uid = $2 AND done = 0 AND writer = $3",
         )
         .bind(length)
         .bind(uid.as_str())
+        .bind(writer)
         .execute(&mut *tx)
         .await?;
         if marked.rows_affected() == 0
@@ -133,6 +138,10 @@ impl Db {
         {
             return Ok(false);
         }
+        sqlx::query("DELETE FROM tus_parts WHERE uid = $1")
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
