@@ -24,6 +24,7 @@ fn segments(timescale: u64, secs: &[f64], bytes: u64) -> Vec<Segment> {
                 start,
                 duration,
                 bytes,
+                presentation: start as i64,
             };
             start += duration;
             seg
@@ -43,6 +44,7 @@ fn video(id: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
         bandwidth,
         average_bandwidth: bandwidth * 9 / 10,
         timescale: 15360,
+        edit_shift: 0,
         segments: segments(15360, &[4.0, 4.0, 2.0], bandwidth / 2),
     }
 }
@@ -58,6 +60,7 @@ fn audio() -> Rendition {
         bandwidth: 131_000,
         average_bandwidth: 129_000,
         timescale: 48000,
+        edit_shift: 0,
         // AAC frames of 1024 samples do not divide 4 s evenly.
         segments: segments(48000, &[4.010667, 3.989333, 2.021333], 65_000),
     }
@@ -140,21 +143,25 @@ fn timeline_restates_t_after_a_gap() {
             start: 100,
             duration: 10,
             bytes: 1,
+            presentation: 100,
         },
         Segment {
             start: 110,
             duration: 10,
             bytes: 1,
+            presentation: 110,
         },
         Segment {
             start: 125,
             duration: 10,
             bytes: 1,
+            presentation: 125,
         },
         Segment {
             start: 135,
             duration: 7,
             bytes: 1,
+            presentation: 135,
         },
     ];
     let mpd = dash_mpd(&SegmentIndex::new(vec![r]));

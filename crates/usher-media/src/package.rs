@@ -1,7 +1,13 @@
 //! Packaging: run the ffmpeg command for a plan (`command.rs`), index the segments it
-//! cut (`index.rs`), walk the samples of copied video (`integrity.rs`), replace ffmpeg's
-//! playlists with our own manifests (`manifest.rs`), and report every file written. The output directory is private to this call until
-//! the caller publishes it, so files are written in place.
+//! cut (`index.rs`), walk the samples of copied video (`integrity.rs`), check that the
+//! ladder can be switched at every segment (`alignment.rs`), replace ffmpeg's playlists
+//! with our own manifests (`manifest.rs`), and report every file written. The output
+//! directory is private to this call until the caller publishes it, so files are
+//! written in place.
+//!
+//! A remux whose ladder does not line up — key frames too sparse past the probe's scan,
+//! or a source whose timing the encoded rungs could not follow — is packaged again as a
+//! transcode, so what is published always switches cleanly.
 //!
 //! ```text
 //! manifest/video.m3u8  manifest/video.mpd  manifest/index.json
@@ -16,14 +22,15 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use usher_core::ErrorReason;
 
+use crate::alignment;
 use crate::command::{self, DOWNLOAD_FILE, FFMPEG_PLAYLIST_FILE, Layout, MANIFEST_DIR};
 use crate::error::MediaError;
 use crate::index::{self, INIT_FILE, PLAYLIST_FILE, SegmentIndex, Track};
 use crate::integrity;
 use crate::manifest::{self, DASH_MPD_FILE, HLS_MASTER_FILE};
 use crate::mp4::Mp4Error;
-use crate::plan::Plan;
-use crate::probe::{Probe, input_args};
+use crate::plan::{self, Edits, MAX_REMUX_KEYFRAME_INTERVAL_SECS, Plan};
+use crate::probe::Probe;
 use crate::process::timeout_for;
 use crate::tools::Tools;
 
@@ -40,6 +47,8 @@ pub const TRUNCATION_TOLERANCE_RATIO: f64 = 0.05;
 /// What [`package`] produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Packaged {
+    /// The plan carried out: the one asked for, or the transcode a remux fell back to.
+    pub plan: Plan,
     pub duration_secs: f64,
     /// Frame size of the highest video rendition.
     pub width: u32,
@@ -71,9 +80,6 @@ pub async fn package(
     out_dir: &Path,
     progress: impl Fn(f64) + Send + Sync,
 ) -> Result<Packaged, MediaError> {
-    let (output_args, layout) = command::output_args(probe, plan)?;
-    prepare_dir(out_dir, &layout).await?;
-
     let reported = Mutex::new(-1.0f64);
     let report = |fraction: f64| {
         if let Ok(mut last) = reported.lock()
@@ -84,27 +90,55 @@ pub async fn package(
         }
     };
     report(0.0);
-    let duration = probe.duration_secs;
-    let on_time = |secs: f64| report((secs / duration).clamp(0.0, MAX_RUNNING_PROGRESS));
+    let outcome = package_once(tools, input, probe, plan, out_dir, &report).await;
+    let packaged = match outcome {
+        Err(MediaError::Ladder(why)) if plan.is_remux() => {
+            tracing::warn!(%why, "the remuxed ladder does not line up; transcoding it instead");
+            clear_dir(out_dir).await?;
+            let fallback = plan::transcode(probe, Edits::default());
+            package_once(tools, input, probe, &fallback, out_dir, &report).await?
+        }
+        other => other?,
+    };
+    report(1.0);
+    Ok(packaged)
+}
 
+/// One ffmpeg run and its checks; progress (capped below 1.0) goes to `report`, which
+/// ignores anything lower than what it has already passed on.
+async fn package_once(
+    tools: &Tools,
+    input: &Path,
+    probe: &Probe,
+    plan: &Plan,
+    out_dir: &Path,
+    report: &(dyn Fn(f64) + Send + Sync),
+) -> Result<Packaged, MediaError> {
+    let (args, layout) = command::ffmpeg_args(input, probe, plan)?;
+    prepare_dir(out_dir, &layout).await?;
+    let duration = plan.output_duration(probe);
+    let on_time = |secs: f64| report((secs / duration).clamp(0.0, MAX_RUNNING_PROGRESS));
     tools
         .ffmpeg(timeout_for(duration))
         .current_dir(out_dir)
-        .args(command::input_options(plan))
-        .args(input_args(input)?)
-        .args(output_args)
+        .args(args)
         .run_with_progress(&on_time)
         .await?;
 
     let out = out_dir.to_path_buf();
-    let expected_duration = probe.duration_secs;
-    let copied = matches!(plan, Plan::Remux);
-    let packaged =
-        tokio::task::spawn_blocking(move || finish(&out, &layout, expected_duration, copied))
-            .await
-            .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))??;
-    report(1.0);
-    Ok(packaged)
+    let carried_out = plan.clone();
+    tokio::task::spawn_blocking(move || finish(&out, &layout, duration, carried_out))
+        .await
+        .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))?
+}
+
+/// Empties `dir` (a failed attempt's files) so it can be packaged into again.
+async fn clear_dir(dir: &Path) -> Result<(), MediaError> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(MediaError::io(format!("clearing {}", dir.display()), e)),
+    }
 }
 
 async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> {
@@ -140,7 +174,7 @@ fn finish(
     out_dir: &Path,
     layout: &Layout,
     expected_duration: f64,
-    copied: bool,
+    plan: Plan,
 ) -> Result<Packaged, MediaError> {
     let manifest_dir = out_dir.join(MANIFEST_DIR);
     let mut renditions = Vec::new();
@@ -160,7 +194,7 @@ fn finish(
         })?;
         let segment_names = index::playlist_segments(&playlist);
         let rendition = index::index_rendition(&dir, id, &segment_names)?;
-        if copied && rendition.is_video() {
+        if layout.copied_video_id.as_deref() == Some(id) {
             integrity::check_video_rendition(&dir, &segment_names).map_err(|e| match e {
                 Mp4Error::CorruptSample(what) => {
                     MediaError::bad_input(ErrorReason::MalformedVideo, what)
@@ -187,6 +221,17 @@ fn finish(
                 index.duration_secs
             ),
         ));
+    }
+
+    // Only now: a truncated upload is the input's fault, whatever its ladder looks like.
+    alignment::check_ladder(&index).map_err(MediaError::Ladder)?;
+    if let Some(copied) = index
+        .renditions
+        .iter()
+        .find(|r| layout.copied_video_id.as_deref() == Some(r.id.as_str()))
+    {
+        alignment::check_segment_lengths(copied, MAX_REMUX_KEYFRAME_INTERVAL_SECS)
+            .map_err(MediaError::Ladder)?;
     }
 
     let write = |rel: PathBuf, text: String| -> Result<PathBuf, MediaError> {
@@ -233,6 +278,7 @@ fn finish(
         })
         .collect();
     Ok(Packaged {
+        plan,
         duration_secs: index.duration_secs,
         width,
         height,

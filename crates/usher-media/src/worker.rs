@@ -1,6 +1,7 @@
 //! The media worker: claims jobs from the database queue — `package` turns the stored
-//! upload into published outputs, `copy` (see [`crate::copy`]) first fetches a video
-//! from its URL — and records the outcome on the video. Outputs are written to scratch
+//! upload (or, for a clip, its source's upload) into a published ladder, `copy` (see
+//! [`crate::copy`]) first fetches a video from its URL — and records the outcome on the
+//! video. Outputs are written to scratch
 //! space, copied into a fresh generation in the blob store, and only then switched to
 //! in one database update, so a crash at any point leaves either the old state or the
 //! new one visible, never half of a rendition.
@@ -12,15 +13,20 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
-use usher_core::{ErrorReason, Video, VideoState};
+use usher_core::{ErrorReason, Video, VideoId, VideoState, Watermark};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
-use usher_store::layout::{generation_prefix, is_generation, original_key, outputs_prefix};
+use usher_store::layout::{
+    generation_prefix, is_generation, original_key, outputs_prefix, video_watermark_key,
+};
 use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
+use crate::command::DOWNLOAD_FILE;
 use crate::copy::{Copier, CopyError};
 use crate::error::MediaError;
+use crate::plan::{Edits, Overlay, plan_with};
+use crate::probe::{MIN_DURATION_SECS, image_size};
 use crate::tools::Tools;
-use crate::{package, plan, probe, thumbnail, thumbnail_time};
+use crate::{package, probe, thumbnail, thumbnail_time};
 use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
@@ -35,6 +41,10 @@ pub const MAX_ATTEMPTS: i64 = 3;
 const RETRY_BACKOFF: Duration = Duration::from_secs(5);
 /// Progress is written to the database at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// How far up a chain of clips of clips the worker looks for the upload to cut from.
+pub const MAX_CLIP_ANCESTORS: usize = 32;
+/// The poster frame, relative to a generation.
+pub const THUMBNAIL_FILE: &str = "thumbnails/thumbnail.jpg";
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -305,27 +315,45 @@ impl Worker {
             .prefix("job-")
             .tempdir_in(&self.cfg.scratch)
             .map_err(|e| MediaError::io("creating a scratch directory", e))?;
-        let input = self.local_input(&video, work.path()).await?;
+        let source = match video.clip {
+            Some(_) => self.clip_source(&video).await?,
+            None => uid.clone(),
+        };
+        let input = self
+            .local_blob(&original_key(&source), &work.path().join("input"))
+            .await?;
 
         let probed = probe(&self.tools, &input).await?;
+        let edits = Edits {
+            clip: video.clip,
+            watermark: match &video.watermark {
+                Some(mark) => Some(self.overlay(&video, mark, work.path()).await?),
+                None => None,
+            },
+        };
+        let plan = plan_with(&probed, edits);
+        let duration = plan.output_duration(&probed);
         self.db
             .set_probed(
                 uid,
                 &ProcessingUpdate {
-                    duration: Some(probed.duration_secs),
+                    duration: Some(duration),
                     width: probed.video.as_ref().map(|v| i64::from(v.display_size().0)),
                     height: probed.video.as_ref().map(|v| i64::from(v.display_size().1)),
                 },
             )
             .await?;
+        if duration < MIN_DURATION_SECS {
+            // A clip that starts past the end of its source.
+            return Err(JobError::Refused(ErrorReason::DurationTooShort));
+        }
         if let Some(max) = video.max_duration_seconds
-            && probed.duration_secs > max as f64
+            && duration > max as f64
         {
             return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
         }
 
         let out = work.path().join("out");
-        let plan = plan(&probed);
         let progress = ProgressWriter::spawn(self.db.clone(), uid.clone());
         let report = progress.reporter();
         let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| {
@@ -335,19 +363,21 @@ impl Worker {
         progress.stop().await;
         let packaged = packaged?;
 
+        // From the packaged MP4, not the upload: a clip's poster is inside the clip, and
+        // a watermark is on it.
         let at = thumbnail_time(video.thumbnail_pct, packaged.duration_secs);
-        let thumb = out.join("thumbnails").join("thumbnail.jpg");
+        let thumb = out.join(THUMBNAIL_FILE);
         if let Some(dir) = thumb.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
         }
-        thumbnail(&self.tools, &input, at, &thumb, None).await?;
+        thumbnail(&self.tools, &out.join(DOWNLOAD_FILE), at, &thumb, None).await?;
 
         let generation = random_hex_id();
         let prefix = generation_prefix(uid, &generation);
         let mut files = packaged.files.clone();
-        files.push(PathBuf::from("thumbnails/thumbnail.jpg"));
+        files.push(PathBuf::from(THUMBNAIL_FILE));
         for rel in &files {
             let key = format!("{prefix}/{}", rel.to_string_lossy());
             self.blobs.put_file(&key, &out.join(rel)).await?;
@@ -369,18 +399,64 @@ impl Worker {
         Ok(())
     }
 
-    /// The upload as a local file: the blob itself when media is on local disk,
-    /// otherwise a copy in the job's scratch directory.
-    async fn local_input(&self, video: &Video, work: &Path) -> Result<PathBuf, JobError> {
-        let key = original_key(&video.uid);
-        if let Some(path) = self.blobs.local_path(&key)
+    /// Blob `key` as a local file: the blob itself when media is on local disk,
+    /// otherwise a copy at `scratch`.
+    async fn local_blob(&self, key: &str, scratch: &Path) -> Result<PathBuf, JobError> {
+        if let Some(path) = self.blobs.local_path(key)
             && tokio::fs::metadata(&path).await.is_ok()
         {
             return Ok(path);
         }
-        let path = work.join("input");
-        self.blobs.download_to(&key, &path).await?;
-        Ok(path)
+        self.blobs.download_to(key, scratch).await?;
+        Ok(scratch.to_path_buf())
+    }
+
+    /// The video a clip is cut from: the nearest ancestor, following `clipped_from`,
+    /// whose upload is still stored (the API states the span in that video's timeline).
+    /// With none left — the source was deleted before the clip was made — the clip fails
+    /// with `ERR_FETCH_ORIGIN_ERROR`: its origin could not be fetched, and trying again
+    /// will not bring it back.
+    async fn clip_source(&self, video: &Video) -> Result<VideoId, JobError> {
+        let mut next = video.clipped_from.clone();
+        for _ in 0..MAX_CLIP_ANCESTORS {
+            let Some(uid) = next else { break };
+            if self.blobs.exists(&original_key(&uid)).await? {
+                return Ok(uid);
+            }
+            next = self
+                .db
+                .video_by_uid(&uid)
+                .await?
+                .and_then(|v| v.clipped_from);
+        }
+        tracing::warn!("the clip's source video and its upload are gone");
+        Err(JobError::Refused(ErrorReason::FetchOriginError))
+    }
+
+    /// The video's watermark as an overlay: its image (copied beside the upload by the
+    /// API) as a local file, measured by ffprobe, with the profile's settings.
+    async fn overlay(
+        &self,
+        video: &Video,
+        mark: &Watermark,
+        work: &Path,
+    ) -> Result<Overlay, JobError> {
+        let key = video_watermark_key(&video.uid);
+        if !self.blobs.exists(&key).await? {
+            tracing::warn!("the video's watermark image is missing");
+            return Err(JobError::Refused(ErrorReason::Unknown));
+        }
+        let image = self.local_blob(&key, &work.join("watermark")).await?;
+        let (width, height) = image_size(&self.tools, &image).await?;
+        Ok(Overlay {
+            image,
+            width,
+            height,
+            opacity: mark.opacity,
+            padding: mark.padding,
+            scale: mark.scale,
+            position: mark.position,
+        })
     }
 
     /// Removes output generations a crashed earlier attempt left behind.
