@@ -94,7 +94,7 @@ fn unit(v: f64) -> f64 {
 
 /// Rounds to an even number of pixels, at least 2 (4:2:0 chroma needs even sizes).
 fn even_at_least_two(x: f64) -> u32 {
-    ((x.round() as u32 + 1) / 2 * 2).max(2)
+    ((x.round() as u32).div_ceil(2) * 2).max(2)
 }
 
 #[cfg(test)]
