@@ -277,3 +277,47 @@ async fn sparse_key_frames_are_transcoded_and_a_remux_that_misses_them_falls_bac
         "nothing left of the first try"
     );
 }
+
+#[tokio::test]
+async fn a_recording_that_starts_between_key_frames_still_gets_an_aligned_ladder() {
+    // MPEG-TS picked up mid-stream (a capture, a cut download): the first frames
+    // reference pictures that are not in the file. The copy keeps them, the decoder
+    // for the rungs cannot, so the ladder is checked and, if need be, transcoded.
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = h264_clip(tmp.path(), "whole.mp4", "640x360", 8, 60, &[]);
+    let ts = tmp.path().join("whole.ts");
+    ffmpeg(&[
+        "-i",
+        whole.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        ts.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&ts).unwrap();
+    let skip = bytes.len() / 188 / 5 * 188; // 20 % in, on a TS packet boundary
+    let input = tmp.path().join("capture.ts");
+    std::fs::write(&input, &bytes[skip..]).unwrap();
+
+    let tools = tools();
+    let probed = probe(&tools, &input).await.unwrap();
+    let chosen = plan(&probed);
+    let out = tmp.path().join("out");
+    let packaged = package(&tools, &input, &probed, &chosen, &out, |_| {})
+        .await
+        .unwrap();
+    // The copy would start with frames no player can show, ahead of the rungs' first
+    // frame: the check sees it, and the whole ladder is encoded instead.
+    assert!(!packaged.plan.is_remux(), "{:?}", packaged.plan);
+    assert_eq!(packaged.index.video().count(), 2);
+    assert_aligned(&out, &["v0", "v1"]);
+    for manifest in ["video.m3u8", "video.mpd"] {
+        let played = play_with_ffmpeg(
+            &out.join("manifest"),
+            manifest,
+            &tmp.path().join(format!("{manifest}.mp4")),
+        );
+        assert!(duration_of(&played) > 5.0, "{manifest}");
+    }
+}
