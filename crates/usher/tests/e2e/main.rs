@@ -10,6 +10,7 @@ mod browser;
 mod cli_upload;
 mod client_ip;
 mod crash;
+mod ladder;
 mod malformed;
 mod media;
 mod ops;
