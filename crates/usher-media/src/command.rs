@@ -82,6 +82,8 @@ pub struct Layout {
     pub audio_id: Option<String>,
     /// The video rendition whose samples are copied from the source, if any.
     pub copied_video_id: Option<String>,
+    /// Whether the MP4 download is written.
+    pub download: bool,
 }
 
 impl Layout {
@@ -129,6 +131,27 @@ pub fn output_args(probe: &Probe, plan: &Plan) -> Result<(Vec<String>, Layout), 
     let mut args: Vec<String> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| (*s).to_owned()));
     let (rungs, copied) = match plan {
+        Plan::Below { lower } if lower.is_empty() => {
+            return Err(MediaError::UnexpectedOutput("no rungs to encode".into()));
+        }
+        Plan::Below { lower } => {
+            push(&["-filter_complex", &lower_ladder_filter(video.index, lower)]);
+            for (i, rung) in lower.iter().enumerate() {
+                push(&["-map", &format!("[o{}]", i + 1)]);
+                push(&as_strs(&encoder_args(i, rung)));
+                push(&as_strs(&follow_source_args(i, video)));
+            }
+            push(&["-map_metadata", "-1", "-max_muxing_queue_size"]);
+            push(&[&MAX_MUXING_QUEUE.to_string()]);
+            let layout = Layout {
+                video_ids: (1..=lower.len()).map(|i| format!("v{i}")).collect(),
+                audio_id: None,
+                copied_video_id: None,
+                download: false,
+            };
+            push(&["-f", "tee", &tee_outputs(&layout)]);
+            return Ok((args, layout));
+        }
         Plan::Remux { lower } => {
             if !lower.is_empty() {
                 push(&["-filter_complex", &lower_ladder_filter(video.index, lower)]);
@@ -191,6 +214,7 @@ pub fn output_args(probe: &Probe, plan: &Plan) -> Result<(Vec<String>, Layout), 
         video_ids: (0..rungs).map(|i| format!("v{i}")).collect(),
         audio_id: probe.audio.as_ref().map(|_| "a0".to_owned()),
         copied_video_id: copied.then(|| "v0".to_owned()),
+        download: true,
     };
     push(&["-f", "tee", &tee_outputs(&layout)]);
     Ok((args, layout))
@@ -207,6 +231,7 @@ pub fn output_args(probe: &Probe, plan: &Plan) -> Result<(Vec<String>, Layout), 
 pub fn input_options(plan: &Plan) -> Vec<String> {
     match plan {
         Plan::Remux { .. } => vec!["-xerror".to_owned()],
+        Plan::Below { .. } => Vec::new(),
         Plan::Transcode { edits, .. } => match edits.clip {
             Some(span) => vec!["-ss".to_owned(), format!("{:.6}", span.start.max(0.0))],
             None => Vec::new(),
@@ -215,7 +240,8 @@ pub fn input_options(plan: &Plan) -> Vec<String> {
 }
 
 /// x264 settings of encoded video output `i` (the output stream index among videos).
-fn encoder_args(i: usize, rung: &Rung) -> Vec<String> {
+/// Public for the benchmark that runs each rung in a process of its own.
+pub fn encoder_args(i: usize, rung: &Rung) -> Vec<String> {
     let kbps = rung.video_bitrate_kbps;
     let opt = |name: &str| format!("-{name}:v:{i}");
     vec![
@@ -238,7 +264,7 @@ fn encoder_args(i: usize, rung: &Rung) -> Vec<String> {
 
 /// Key frames, timestamps and B-frame reordering of encoded output `i` made to follow
 /// the copied source (see the module docs).
-fn follow_source_args(i: usize, source: &VideoStream) -> Vec<String> {
+pub fn follow_source_args(i: usize, source: &VideoStream) -> Vec<String> {
     let opt = |name: &str| format!("-{name}:v:{i}");
     let mut args = vec![
         opt("force_key_frames"),
@@ -261,6 +287,19 @@ fn follow_source_args(i: usize, source: &VideoStream) -> Vec<String> {
         _ => {}
     }
     args
+}
+
+/// A key frame every [`GOP_SECS`] at `fps`, and nowhere else, for encoded output `i`.
+pub fn fixed_gop_args(i: usize, fps: f64) -> Vec<String> {
+    let gop = ((GOP_SECS * fps).round() as u32).max(1).to_string();
+    vec![
+        format!("-g:v:{i}"),
+        gop.clone(),
+        format!("-keyint_min:v:{i}"),
+        gop,
+        format!("-sc_threshold:v:{i}"),
+        "0".into(),
+    ]
 }
 
 fn as_strs(args: &[String]) -> Vec<&str> {
@@ -358,15 +397,22 @@ fn audio_codec_args(audio: &AudioStream, encode: bool) -> Vec<String> {
     .to_vec()
 }
 
+/// The options of the HLS fMP4 muxer that writes rendition `id` (in tee syntax).
+pub fn hls_options(id: &str) -> String {
+    format!(
+        "hls_time={SEGMENT_SECS}:hls_list_size=0:hls_playlist_type=vod:hls_segment_type=fmp4:\
+         hls_fmp4_init_filename={INIT_FILE}:start_number={FIRST_SEGMENT_NUMBER}:\
+         hls_segment_filename={MANIFEST_DIR}/{id}/{FFMPEG_SEGMENT_PATTERN}"
+    )
+}
+
 /// The tee muxer's output list: an HLS fMP4 muxer per rendition, then the MP4.
 /// `select` picks the rendition's stream by output stream specifier (`v:1`, `a`).
 fn tee_outputs(layout: &Layout) -> String {
     let hls = |id: &str, select: &str| {
         format!(
-            "[f=hls:hls_time={SEGMENT_SECS}:hls_list_size=0:hls_playlist_type=vod:hls_segment_type=fmp4:\
-             hls_fmp4_init_filename={INIT_FILE}:start_number={FIRST_SEGMENT_NUMBER}:\
-             hls_segment_filename={MANIFEST_DIR}/{id}/{FFMPEG_SEGMENT_PATTERN}:select=\\'{select}\\']\
-             {MANIFEST_DIR}/{id}/{FFMPEG_PLAYLIST_FILE}"
+            "[f=hls:{}:select=\\'{select}\\']{MANIFEST_DIR}/{id}/{FFMPEG_PLAYLIST_FILE}",
+            hls_options(id)
         )
     };
     let mut outputs: Vec<String> = layout
@@ -377,6 +423,9 @@ fn tee_outputs(layout: &Layout) -> String {
         .collect();
     if let Some(id) = &layout.audio_id {
         outputs.push(hls(id, "a"));
+    }
+    if !layout.download {
+        return outputs.join("|");
     }
     // The download is the top rung with the audio; `+faststart` puts the index first so
     // a browser can start playing it before it has downloaded.

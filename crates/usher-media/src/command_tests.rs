@@ -306,7 +306,7 @@ fn a_watermark_is_drawn_once_before_the_split() {
         ladder: vec![rung(320, 240, 300)],
         edits: match chosen {
             Plan::Transcode { edits, .. } => edits,
-            Plan::Remux { .. } => unreachable!(),
+            _ => unreachable!(),
         },
     };
     let line = output_args(&p, &one).unwrap().0.join(" ");

@@ -90,18 +90,53 @@ pub async fn package(
         }
     };
     report(0.0);
-    let outcome = package_once(tools, input, probe, plan, out_dir, &report).await;
+    let outcome = package_once(tools, input, probe, plan, out_dir, &report, None).await;
     let packaged = match outcome {
         Err(MediaError::Ladder(why)) if plan.is_remux() => {
             tracing::warn!(%why, "the remuxed ladder does not line up; transcoding it instead");
             clear_dir(out_dir).await?;
             let fallback = plan::transcode(probe, Edits::default());
-            package_once(tools, input, probe, &fallback, out_dir, &report).await?
+            package_once(tools, input, probe, &fallback, out_dir, &report, None).await?
         }
         other => other?,
     };
     report(1.0);
     Ok(packaged)
+}
+
+/// Progressive publishing's second step: encodes `lower` below the copy already
+/// packaged and published (`published`, that generation's index), checks that the
+/// whole ladder lines up, and writes into `out_dir` the new renditions and the
+/// manifests of the whole ladder. The published files (the copy, the audio, the MP4)
+/// are not rewritten: the caller carries them over.
+///
+/// A ladder that does not line up is an [`MediaError::Ladder`]; the caller then
+/// transcodes the whole ladder with [`package`] instead.
+pub async fn package_below(
+    tools: &Tools,
+    input: &Path,
+    probe: &Probe,
+    lower: &[crate::plan::Rung],
+    published: &SegmentIndex,
+    out_dir: &Path,
+) -> Result<Packaged, MediaError> {
+    let below = Plan::Below {
+        lower: lower.to_vec(),
+    };
+    let merged = Merge {
+        published: published.clone(),
+        plan: Plan::Remux {
+            lower: lower.to_vec(),
+        },
+    };
+    package_once(tools, input, probe, &below, out_dir, &|_| {}, Some(merged)).await
+}
+
+/// What a [`Plan::Below`] run is merged with: the published index, and the plan the
+/// whole ladder then carries out.
+struct Merge {
+    published: SegmentIndex,
+    plan: Plan,
 }
 
 /// One ffmpeg run and its checks; progress (capped below 1.0) goes to `report`, which
@@ -113,6 +148,7 @@ async fn package_once(
     plan: &Plan,
     out_dir: &Path,
     report: &(dyn Fn(f64) + Send + Sync),
+    merge: Option<Merge>,
 ) -> Result<Packaged, MediaError> {
     let (args, layout) = command::ffmpeg_args(input, probe, plan)?;
     prepare_dir(out_dir, &layout).await?;
@@ -127,11 +163,10 @@ async fn package_once(
 
     let out = out_dir.to_path_buf();
     let carried_out = plan.clone();
-    tokio::task::spawn_blocking(move || finish(&out, &layout, duration, carried_out))
+    tokio::task::spawn_blocking(move || finish(&out, &layout, duration, carried_out, merge))
         .await
         .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))?
 }
-
 /// Empties `dir` (a failed attempt's files) so it can be packaged into again.
 async fn clear_dir(dir: &Path) -> Result<(), MediaError> {
     match tokio::fs::remove_dir_all(dir).await {
@@ -160,7 +195,7 @@ async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> 
         tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
     }
     let downloads = out_dir.join(DOWNLOAD_FILE);
-    if let Some(parent) = downloads.parent() {
+    if let Some(parent) = downloads.parent().filter(|_| layout.download) {
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(io(parent))?;
@@ -168,21 +203,26 @@ async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> 
     Ok(())
 }
 
-/// Indexes what ffmpeg wrote (checking copied video samples), swaps its playlists for
-/// ours and lists the files.
+/// Indexes what ffmpeg wrote (checking copied video samples), checks the ladder (with
+/// the published renditions it joins, for a [`Plan::Below`] run), swaps ffmpeg's
+/// playlists for ours and lists the files.
 fn finish(
     out_dir: &Path,
     layout: &Layout,
     expected_duration: f64,
-    plan: Plan,
+    mut plan: Plan,
+    merge: Option<Merge>,
 ) -> Result<Packaged, MediaError> {
     let manifest_dir = out_dir.join(MANIFEST_DIR);
     let mut renditions = Vec::new();
-    let mut files = vec![PathBuf::from(DOWNLOAD_FILE)];
-    if !out_dir.join(DOWNLOAD_FILE).is_file() {
-        return Err(MediaError::UnexpectedOutput(format!(
-            "ffmpeg wrote no {DOWNLOAD_FILE}"
-        )));
+    let mut files = Vec::new();
+    if layout.download {
+        if !out_dir.join(DOWNLOAD_FILE).is_file() {
+            return Err(MediaError::UnexpectedOutput(format!(
+                "ffmpeg wrote no {DOWNLOAD_FILE}"
+            )));
+        }
+        files.push(PathBuf::from(DOWNLOAD_FILE));
     }
     for id in layout.ids() {
         let dir = manifest_dir.join(id);
@@ -210,6 +250,7 @@ fn finish(
         files.push(rel.join(PLAYLIST_FILE));
         renditions.push(rendition);
     }
+    let written: Vec<String> = renditions.iter().map(|r| r.id.clone()).collect();
     let index = SegmentIndex::new(renditions);
 
     let shortfall = expected_duration - index.duration_secs;
@@ -223,6 +264,25 @@ fn finish(
         ));
     }
 
+    // The published top and audio, then the rungs just encoded below it.
+    let index = match merge {
+        Some(Merge {
+            published,
+            plan: whole,
+        }) => {
+            plan = whole;
+            let (video, audio): (Vec<_>, Vec<_>) =
+                published.renditions.into_iter().partition(|r| r.is_video());
+            SegmentIndex::new(
+                video
+                    .into_iter()
+                    .chain(index.renditions)
+                    .chain(audio)
+                    .collect(),
+            )
+        }
+        None => index,
+    };
     // Only now: a truncated upload is the input's fault, whatever its ladder looks like.
     alignment::check_ladder(&index).map_err(MediaError::Ladder)?;
     if let Some(copied) = index
@@ -240,7 +300,7 @@ fn finish(
             .map_err(|e| MediaError::io(format!("writing {}", path.display()), e))?;
         Ok(rel)
     };
-    for r in &index.renditions {
+    for r in index.renditions.iter().filter(|r| written.contains(&r.id)) {
         write(
             Path::new(MANIFEST_DIR).join(&r.id).join(PLAYLIST_FILE),
             manifest::hls_variant(r),

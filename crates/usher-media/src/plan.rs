@@ -72,6 +72,9 @@ pub enum Plan {
     /// Copy the source's video (and AAC audio, if any) as the top rendition, and encode
     /// `lower` (highest first, possibly none) from it.
     Remux { lower: Vec<Rung> },
+    /// Encode `lower` (highest first) below a copy packaged earlier — progressive
+    /// publishing's second step: video only, as renditions `v1`, `v2`, …
+    Below { lower: Vec<Rung> },
     /// Encode every rendition, highest first, applying `edits`.
     Transcode {
         ladder: Vec<Rung>,
@@ -129,7 +132,7 @@ impl Plan {
     pub fn clip(&self) -> Option<ClipSpan> {
         match self {
             Self::Transcode { edits, .. } => edits.clip,
-            Self::Remux { .. } => None,
+            Self::Remux { .. } | Self::Below { .. } => None,
         }
     }
 

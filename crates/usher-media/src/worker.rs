@@ -22,8 +22,11 @@ use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
 use crate::command::DOWNLOAD_FILE;
 use crate::copy::{Copier, CopyError};
+
+#[path = "worker_rungs.rs"]
+mod rungs;
 use crate::error::MediaError;
-use crate::plan::{Edits, Overlay, plan_with};
+use crate::plan::{Edits, Overlay, Plan, plan_with};
 use crate::probe::{MIN_DURATION_SECS, image_size};
 use crate::tools::Tools;
 use crate::{package, probe, thumbnail, thumbnail_time};
@@ -60,6 +63,10 @@ pub struct WorkerConfig {
     /// How long a claimed job stays this worker's without a renewal: after a crash on
     /// another machine, the wait before some other worker takes the job over.
     pub lease: Duration,
+    /// Publish a remuxed video's copied top rendition as soon as it is packaged (the
+    /// video turns `ready` then), and the rungs below it afterwards, as a new
+    /// generation. Off: the video turns `ready` once its whole ladder is published.
+    pub progressive_publishing: bool,
 }
 
 impl WorkerConfig {
@@ -71,6 +78,7 @@ impl WorkerConfig {
             copy_policy: AddressPolicy::public_only(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
             lease: LEASE,
+            progressive_publishing: false,
         }
     }
 }
@@ -297,6 +305,10 @@ impl Worker {
         let Some(video) = self.db.video_by_uid(uid).await? else {
             return Ok(()); // deleted while queued
         };
+        if video.state == VideoState::Ready {
+            // Taken back after a crash between publishing a top rendition and the rest.
+            return self.finish_ladder(&video).await;
+        }
         if video.state.is_final() {
             return Ok(());
         }
@@ -353,10 +365,17 @@ impl Worker {
             return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
         }
 
+        // Progressive publishing: the copy first, the rungs below it once it is out.
+        let (first, later) = match &plan {
+            Plan::Remux { lower } if self.cfg.progressive_publishing && !lower.is_empty() => {
+                (Plan::Remux { lower: vec![] }, Some(lower.clone()))
+            }
+            _ => (plan.clone(), None),
+        };
         let out = work.path().join("out");
         let progress = ProgressWriter::spawn(self.db.clone(), uid.clone());
         let report = progress.reporter();
-        let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| {
+        let packaged = package(&self.tools, &input, &probed, &first, &out, move |f| {
             report(f)
         })
         .await;
@@ -374,20 +393,18 @@ impl Worker {
         }
         thumbnail(&self.tools, &out.join(DOWNLOAD_FILE), at, &thumb, None).await?;
 
-        let generation = random_hex_id();
-        let prefix = generation_prefix(uid, &generation);
         let mut files = packaged.files.clone();
         files.push(PathBuf::from(THUMBNAIL_FILE));
-        for rel in &files {
-            let key = format!("{prefix}/{}", rel.to_string_lossy());
-            self.blobs.put_file(&key, &out.join(rel)).await?;
-        }
-        // Everything is in the store: scratch goes before the video is announced ready.
-        remove_scratch(work).await;
+        let generation = self.publish(uid, &out, &files).await?;
+        // Everything is in the store: scratch goes before the video is announced ready
+        // (but for the upload, when the rungs below the copy still need it).
+        remove_dir(&out).await;
+        let prefix = generation_prefix(uid, &generation);
         match self.db.mark_ready(uid, &generation, now_micros()).await? {
             None => {
                 // Deleted (or moved on) while we worked: what we wrote is unreachable.
                 self.blobs.delete_prefix(&prefix).await?;
+                return Ok(());
             }
             Some(Some(old)) if old != generation => {
                 self.blobs
@@ -396,7 +413,33 @@ impl Worker {
             }
             Some(_) => {}
         }
+        if let Some(lower) = later {
+            let top = rungs::TopAlone {
+                uid,
+                generation: &generation,
+                index: &packaged.index,
+            };
+            self.publish_rungs(top, &input, &probed, &lower, work.path())
+                .await?;
+        }
+        remove_scratch(work).await;
         Ok(())
+    }
+
+    /// Copies `files` (relative to `out`) into a fresh generation; returns its name.
+    async fn publish(
+        &self,
+        uid: &VideoId,
+        out: &Path,
+        files: &[PathBuf],
+    ) -> Result<String, JobError> {
+        let generation = random_hex_id();
+        let prefix = generation_prefix(uid, &generation);
+        for rel in files {
+            let key = format!("{prefix}/{}", rel.to_string_lossy());
+            self.blobs.put_file(&key, &out.join(rel)).await?;
+        }
+        Ok(generation)
     }
 
     /// Blob `key` as a local file: the blob itself when media is on local disk,
@@ -473,6 +516,16 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes a directory of published outputs off the async threads; a failure only
+/// leaves files for the job's scratch cleanup.
+async fn remove_dir(dir: &Path) {
+    let dir = dir.to_path_buf();
+    let outcome = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    if let Err(e) = outcome.map_err(std::io::Error::other).and_then(|r| r) {
+        tracing::debug!(error = %e, "could not remove published outputs from scratch");
     }
 }
 

@@ -205,6 +205,15 @@ impl Blobs {
         Ok(n)
     }
 
+    /// Copies blob `from` to `to` inside the store, replacing `to`: a hard link on the
+    /// local filesystem, a server-side copy on S3 — the bytes never pass through us.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        let from = Path::parse(from).map_err(path_err)?;
+        let to = Path::parse(to).map_err(path_err)?;
+        self.store.copy(&from, &to).await?;
+        Ok(())
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool> {
         match self.store.head(&Path::parse(key).map_err(path_err)?).await {
             Ok(_) => Ok(true),

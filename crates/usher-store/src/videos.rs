@@ -585,6 +585,41 @@ impl Db {
         Ok(old)
     }
 
+    /// Switches a ready video from generation `from` to `to` (a fuller set of outputs
+    /// published beside it: the rest of a ladder whose top was published first).
+    /// Conditional, like [`Db::mark_ready`]: false, and nothing changed, if the video is
+    /// gone, no longer ready, or on another generation — the caller then deletes `to`.
+    /// No webhook: the video was already announced ready.
+    pub async fn replace_generation(
+        &self,
+        uid: &VideoId,
+        from: &str,
+        to: &str,
+        now: Micros,
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let switched = sqlx::query(
+            "UPDATE videos SET media_generation = $1, modified = $2 \
+             WHERE uid = $3 AND state = 'ready' AND media_generation = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(uid.as_str())
+        .bind(from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if switched {
+            self.bump_access_version(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        if switched {
+            self.mark_access_stale();
+        }
+        Ok(switched)
+    }
+
     pub async fn mark_error(&self, uid: &VideoId, reason: ErrorReason, now: Micros) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(

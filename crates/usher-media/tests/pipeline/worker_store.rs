@@ -28,6 +28,10 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(configure: impl FnOnce(&mut WorkerConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/usher.db", dir.path().display()))
             .await
@@ -45,12 +49,9 @@ impl Setup {
         .unwrap();
         let scratch = dir.path().join("scratch");
         std::fs::create_dir_all(&scratch).unwrap();
-        let worker = Worker::new(
-            db.clone(),
-            blobs.clone(),
-            Arc::new(tools()),
-            WorkerConfig::new("test-worker".into(), scratch),
-        );
+        let mut config = WorkerConfig::new("test-worker".into(), scratch);
+        configure(&mut config);
+        let worker = Worker::new(db.clone(), blobs.clone(), Arc::new(tools()), config);
         Self {
             dir,
             db,
@@ -328,4 +329,135 @@ async fn a_job_reads_its_upload_from_the_store_and_publishes_into_it() {
         left.is_empty(),
         "the downloaded input went with the job: {left:?}"
     );
+}
+
+/// The published generations of a video (directories under `videos/{uid}`).
+async fn generations(s: &Setup, uid: &VideoId) -> Vec<String> {
+    s.blobs
+        .list_dirs(&usher_store::layout::outputs_prefix(uid))
+        .await
+        .unwrap()
+}
+
+/// The master playlist of a ready video, from the store.
+async fn master(s: &Setup, video: &Video) -> String {
+    std::fs::read_to_string(s.published(video, "manifest/video.m3u8").await).unwrap()
+}
+
+fn camera_clip(dir: &Path) -> std::path::PathBuf {
+    make_clip(
+        dir,
+        "camera.mp4",
+        "640x360",
+        30,
+        4,
+        true,
+        &[
+            "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a",
+            "aac",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn progressive_publishing_ends_with_the_whole_ladder_in_one_generation() {
+    let s = Setup::with(|c| c.progressive_publishing = true).await;
+    let src = camera_clip(s.dir.path());
+    let uid = s.video(Some(&src), |_| {}).await;
+    let done = s.run(&uid).await;
+    assert_eq!(
+        done.state,
+        VideoState::Ready,
+        "{:?}",
+        s.db.jobs_for_video(&uid).await.unwrap()
+    );
+    let master = master(&s, &done).await;
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    assert_eq!(
+        generations(&s, &uid).await.len(),
+        1,
+        "the top-only generation is gone"
+    );
+    let prefix = generation_prefix(&uid, done.media_generation.as_deref().unwrap());
+    let published = s.blobs.list(&prefix).await.unwrap();
+    for file in [
+        "manifest/v0/seg_00001.m4s",
+        "manifest/v1/seg_00001.m4s",
+        "manifest/v1/index.m3u8",
+        "manifest/a0/init.mp4",
+        "downloads/default.mp4",
+        "thumbnails/thumbnail.jpg",
+    ] {
+        assert!(
+            published.contains(&format!("{prefix}/{file}")),
+            "{file}: {published:?}"
+        );
+    }
+    // The same copy as in the first generation: the upload's own bitstream on top.
+    let mp4 = s.published(&done, "downloads/default.mp4").await;
+    assert_eq!(crate::packet_hash(&mp4, "v"), crate::packet_hash(&src, "v"));
+}
+
+#[tokio::test]
+async fn a_job_taken_back_after_only_the_top_was_published_publishes_the_rest() {
+    // The state a worker leaves when it dies between the two steps: the video ready on
+    // a generation holding the copy alone, its package job still to run.
+    let s = Setup::new().await;
+    let src = camera_clip(s.dir.path());
+    let uid = s.video(Some(&src), |_| {}).await;
+    let tools = tools();
+    let probed = usher_media::probe(&tools, &src).await.unwrap();
+    let out = s.dir.path().join("top");
+    let top = usher_media::package(
+        &tools,
+        &src,
+        &probed,
+        &usher_media::Plan::Remux { lower: vec![] },
+        &out,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let first = "0123456789abcdef0123456789abcdef";
+    for rel in &top.files {
+        let key = format!("{}/{}", generation_prefix(&uid, first), rel.display());
+        s.blobs.put_file(&key, &out.join(rel)).await.unwrap();
+    }
+    assert!(
+        s.db.transition(
+            &uid,
+            &[VideoState::Queued],
+            VideoState::InProgress,
+            now_micros()
+        )
+        .await
+        .unwrap()
+    );
+    s.db.mark_ready(&uid, first, now_micros())
+        .await
+        .unwrap()
+        .unwrap();
+    let ready = s.db.video_by_uid(&uid).await.unwrap().unwrap();
+    assert_eq!(
+        master(&s, &ready)
+            .await
+            .matches("#EXT-X-STREAM-INF")
+            .count(),
+        1
+    );
+
+    let done = s.run(&uid).await;
+    assert_eq!(done.state, VideoState::Ready);
+    assert_ne!(done.media_generation.as_deref(), Some(first));
+    assert_eq!(
+        master(&s, &done).await.matches("#EXT-X-STREAM-INF").count(),
+        2
+    );
+    assert_eq!(generations(&s, &uid).await.len(), 1);
+    // Done: taken back once more, there is nothing left to do.
+    s.db.enqueue_job(&uid, NewJob { kind: PACKAGE_JOB }, now_micros())
+        .await
+        .unwrap();
+    let again = s.run(&uid).await;
+    assert_eq!(again.media_generation, done.media_generation);
 }

@@ -209,6 +209,27 @@ async fn lifecycle_guards_hold_in_the_database(f: &Fixture) {
         f.db.video(&a, &uid).await.unwrap().unwrap().state,
         VideoState::Ready
     );
+    // The rest of a ladder replaces the published generation, only from the one it
+    // was built on, and edges are told to look again.
+    let epoch = f.db.access_epoch();
+    assert!(!f.db.replace_generation(&uid, "g0", "g2", 5).await.unwrap());
+    assert_eq!(f.db.access_epoch(), epoch, "nothing changed");
+    assert!(f.db.replace_generation(&uid, "g1", "g2", 5).await.unwrap());
+    assert!(f.db.access_epoch() > epoch);
+    let v = f.db.video(&a, &uid).await.unwrap().unwrap();
+    assert_eq!(
+        (v.state, v.media_generation.as_deref()),
+        (VideoState::Ready, Some("g2"))
+    );
+    assert!(!f.db.replace_generation(&uid, "g1", "g3", 6).await.unwrap());
+    let queued = video(&f.db, &a, 7, "y").await;
+    assert!(
+        !f.db
+            .replace_generation(&queued, "g1", "g2", 8)
+            .await
+            .unwrap(),
+        "only a ready video"
+    );
 }
 
 async fn a_job_is_claimed_by_exactly_one_worker(f: &Fixture) {
