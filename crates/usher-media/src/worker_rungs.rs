@@ -135,6 +135,8 @@ impl Worker {
         if video.clip.is_some() || video.watermark.is_some() {
             return Ok(()); // transcoded: published whole
         }
+        // A generation the dead worker was writing, never switched to.
+        self.remove_unpublished(video).await?;
         let work = tempfile::Builder::new()
             .prefix("job-")
             .tempdir_in(&self.cfg.scratch)

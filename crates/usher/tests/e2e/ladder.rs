@@ -204,3 +204,59 @@ fn probe_url(url: &str) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The variants a master playlist lists.
+async fn variant_count(app: &crate::app::App, uid: &str) -> usize {
+    let r = app
+        .http
+        .get(format!("{}/{uid}/manifest/video.m3u8", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap().matches("#EXT-X-STREAM-INF").count()
+}
+
+#[tokio::test]
+async fn progressive_publishing_serves_the_top_first_and_the_rest_survives_kill_9() {
+    let mut app = spawn_app(&["--progressive-publishing"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = clip(tmp.path(), "talk.mp4", "1280x720", 10, CAMERA);
+    let uid = app.upload_ready(&src).await;
+    // Ready with its own stream alone, while the rungs below it are being encoded.
+    assert_eq!(variant_count(&app, &uid).await, 1);
+    app.child.kill().unwrap(); // SIGKILL, mid-ladder
+    app.child.wait().unwrap();
+
+    // Taken back by a server without the flag: what was started is finished.
+    let again = crate::app::start(&app.data_dir, app.account.clone(), &[]);
+    let started = std::time::Instant::now();
+    while variant_count(&again, &uid).await < 4 {
+        assert!(
+            started.elapsed() < crate::READY_DEADLINE,
+            "the rest never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(again.video(&uid).await["status"]["state"], "ready");
+    // One generation left: the top-only one goes once the new one is switched to.
+    let videos = again.data_dir.join("media/videos").join(&uid);
+    while std::fs::read_dir(&videos).unwrap().count() > 1 {
+        assert!(
+            started.elapsed() < crate::READY_DEADLINE,
+            "the old generation stayed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let low = tmp.path().join("low.mp4");
+    ffmpeg(&[
+        "-i",
+        &format!("{}/{uid}/manifest/v3/index.m3u8", again.url),
+        "-c",
+        "copy",
+        low.to_str().unwrap(),
+    ]);
+    let p = probe(&low);
+    assert_eq!(p["streams"][0]["height"], 240);
+    assert!((duration(&p) - 10.0).abs() < 0.2);
+}
