@@ -7,8 +7,9 @@
 //!
 //! Both plans are measured: the remux (the source copied on top, four rungs encoded
 //! below it on its key frames — every H.264/AAC upload) and the transcode of the same
-//! clip (five rungs encoded — what clips and watermarks take). Runs are interleaved so
-//! machine noise hits every side alike; medians are reported. Last, the bytes of each
+//! clip (five rungs encoded — what clips and watermarks take). Runs are interleaved, each
+//! starting with a different side, so machine noise hits every side alike; medians are
+//! reported. Last, the bytes of each
 //! rendition of the last remux against its bit-rate target.
 //!
 //! ```text
@@ -25,6 +26,8 @@ use usher_media::command::{self, MANIFEST_DIR};
 use usher_media::plan::{self, output_fps};
 use usher_media::{Edits, Plan, Probe, Rung, Tools, Track, package, probe};
 
+/// The sides compared, in the order of the table.
+const SIDES: [&str; 4] = ["ours", "hand", "seq", "par"];
 /// Runs per side unless given on the command line.
 const DEFAULT_RUNS: usize = 3;
 const CLIP_SECS: u32 = 20;
@@ -56,23 +59,35 @@ async fn main() {
     let mut last = None;
     for (name, chosen) in &plans {
         let mut sides: [Vec<Duration>; 4] = Default::default();
+        let mut cpu: [Vec<f64>; 4] = Default::default();
         for run in 0..runs {
             let dir = |side: &str| tmp.path().join(format!("{name}-{side}-{run}"));
-            let out = dir("ours");
-            let started = Instant::now();
-            let packaged = package(&tools, &input, &probed, chosen, &out, |_| {})
-                .await
-                .unwrap();
-            sides[0].push(started.elapsed());
-            assert_eq!(&packaged.plan, chosen, "no fallback");
-            sides[1].push(by_hand(&dir("hand"), &input, &probed, chosen));
-            sides[2].push(per_rung(&dir("seq"), &input, &probed, chosen, false));
-            sides[3].push(per_rung(&dir("par"), &input, &probed, chosen, true));
-            if *name == "remux" {
-                last = Some(packaged);
-            }
-            for side in ["ours", "hand", "seq", "par"] {
-                std::fs::remove_dir_all(dir(side)).unwrap();
+            // Each run starts with a different side, so that whatever the machine does
+            // over a run's minute falls on every side in turn.
+            for step in 0..4 {
+                let side = (run + step) % 4;
+                let out = dir(SIDES[side]);
+                let cpu_before = children_cpu_secs();
+                let took = match side {
+                    0 => {
+                        let started = Instant::now();
+                        let packaged = package(&tools, &input, &probed, chosen, &out, |_| {})
+                            .await
+                            .unwrap();
+                        let took = started.elapsed();
+                        assert_eq!(&packaged.plan, chosen, "no fallback");
+                        if *name == "remux" {
+                            last = Some(packaged);
+                        }
+                        took
+                    }
+                    1 => by_hand(&out, &input, &probed, chosen),
+                    2 => per_rung(&out, &input, &probed, chosen, false),
+                    _ => per_rung(&out, &input, &probed, chosen, true),
+                };
+                sides[side].push(took);
+                cpu[side].push(children_cpu_secs() - cpu_before);
+                std::fs::remove_dir_all(&out).unwrap();
             }
         }
         let renditions = match chosen {
@@ -83,25 +98,35 @@ async fn main() {
         println!(
             "{name} ladder, {renditions} renditions of {CLIP_SECS} s 1080p30, median of {runs}:"
         );
-        println!("| side | wall s | runs | ratio to package() |");
-        println!("|---|---|---|---|");
+        println!("| side | wall s | runs | ratio to package() | ffmpeg CPU s | CPU ratio |");
+        println!("|---|---|---|---|---|---|");
         let ours = median(&sides[0]);
-        for (label, times) in [
-            ("package() (one process)", &sides[0]),
-            ("the same ffmpeg command by hand", &sides[1]),
-            ("one process per rendition, one after another", &sides[2]),
-            ("one process per rendition, all at once", &sides[3]),
-        ] {
+        let ours_cpu = median_f64(&cpu[0]);
+        for (side, label) in [
+            "package() (one process)",
+            "the same ffmpeg command by hand",
+            "one process per rendition, one after another",
+            "one process per rendition, all at once",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let times = &sides[side];
             println!(
-                "| {label} | {:.2} | {} | {:.2} |",
+                "| {label} | {:.2} | {} | {:.2} | {:.1} | {:.2} |",
                 median(times).as_secs_f64(),
                 list(times),
-                median(times).as_secs_f64() / ours.as_secs_f64()
+                median(times).as_secs_f64() / ours.as_secs_f64(),
+                median_f64(&cpu[side]),
+                median_f64(&cpu[side]) / ours_cpu,
             );
         }
         let ratio = ours.as_secs_f64() / median(&sides[1]).as_secs_f64();
         let verdict = if ratio <= 1.1 { "within" } else { "OVER" };
-        println!("{name}: package() / by hand {ratio:.3}x ({verdict} the 1.1x bar)\n");
+        println!(
+            "{name}: package() / by hand {ratio:.3}x wall ({verdict} the 1.1x bar), {:.3}x ffmpeg CPU\n",
+            ours_cpu / median_f64(&cpu[1])
+        );
     }
 
     if let Some(packaged) = last {
@@ -260,6 +285,25 @@ fn generate(path: &Path) {
         Path::new("."),
         &args.iter().map(OsString::from).collect::<Vec<_>>(),
     ));
+}
+
+/// User + system CPU seconds of this process's finished children (ffmpeg), from
+/// `/proc/self/stat` (`cutime`, `cstime`, in clock ticks of 1/100 s on Linux): on a
+/// shared machine, what the work cost regardless of what else ran.
+fn children_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the whole line; 14 and 15 here.
+    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn median_f64(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 fn median(times: &[Duration]) -> Duration {

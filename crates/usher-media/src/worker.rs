@@ -13,21 +13,21 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
-use usher_core::{ErrorReason, Video, VideoId, VideoState, Watermark};
+use usher_core::{ErrorReason, Video, VideoId, VideoState};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
-use usher_store::layout::{
-    generation_prefix, is_generation, original_key, outputs_prefix, video_watermark_key,
-};
+use usher_store::layout::{generation_prefix, is_generation, original_key, outputs_prefix};
 use usher_store::{Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
 use crate::command::DOWNLOAD_FILE;
 use crate::copy::{Copier, CopyError};
 
+#[path = "worker_inputs.rs"]
+mod inputs;
 #[path = "worker_rungs.rs"]
 mod rungs;
 use crate::error::MediaError;
-use crate::plan::{Edits, Overlay, Plan, plan_with};
-use crate::probe::{MIN_DURATION_SECS, image_size};
+use crate::plan::{Edits, Plan, plan_with};
+use crate::probe::MIN_DURATION_SECS;
 use crate::tools::Tools;
 use crate::{package, probe, thumbnail, thumbnail_time};
 use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
@@ -382,19 +382,11 @@ impl Worker {
         progress.stop().await;
         let packaged = packaged?;
 
-        // From the packaged MP4, not the upload: a clip's poster is inside the clip, and
-        // a watermark is on it.
-        let at = thumbnail_time(video.thumbnail_pct, packaged.duration_secs);
-        let thumb = out.join(THUMBNAIL_FILE);
-        if let Some(dir) = thumb.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
-        }
-        thumbnail(&self.tools, &out.join(DOWNLOAD_FILE), at, &thumb, None).await?;
-
         let mut files = packaged.files.clone();
-        files.push(PathBuf::from(THUMBNAIL_FILE));
+        files.push(
+            self.poster(&out, video.thumbnail_pct, packaged.duration_secs)
+                .await?,
+        );
         let generation = self.publish(uid, &out, &files).await?;
         // Everything is in the store: scratch goes before the video is announced ready
         // (but for the upload, when the rungs below the copy still need it).
@@ -426,6 +418,21 @@ impl Worker {
         Ok(())
     }
 
+    /// Cuts the poster frame into `out` at `pct` of the video, from the packaged MP4,
+    /// not the upload: a clip's poster is inside the clip, and a watermark is on it.
+    /// Returns its path relative to `out`.
+    async fn poster(&self, out: &Path, pct: f64, duration_secs: f64) -> Result<PathBuf, JobError> {
+        let at = thumbnail_time(pct, duration_secs);
+        let thumb = out.join(THUMBNAIL_FILE);
+        if let Some(dir) = thumb.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
+        }
+        thumbnail(&self.tools, &out.join(DOWNLOAD_FILE), at, &thumb, None).await?;
+        Ok(PathBuf::from(THUMBNAIL_FILE))
+    }
+
     /// Copies `files` (relative to `out`) into a fresh generation; returns its name.
     async fn publish(
         &self,
@@ -440,66 +447,6 @@ impl Worker {
             self.blobs.put_file(&key, &out.join(rel)).await?;
         }
         Ok(generation)
-    }
-
-    /// Blob `key` as a local file: the blob itself when media is on local disk,
-    /// otherwise a copy at `scratch`.
-    async fn local_blob(&self, key: &str, scratch: &Path) -> Result<PathBuf, JobError> {
-        if let Some(path) = self.blobs.local_path(key)
-            && tokio::fs::metadata(&path).await.is_ok()
-        {
-            return Ok(path);
-        }
-        self.blobs.download_to(key, scratch).await?;
-        Ok(scratch.to_path_buf())
-    }
-
-    /// The video a clip is cut from: the nearest ancestor, following `clipped_from`,
-    /// whose upload is still stored (the API states the span in that video's timeline).
-    /// With none left — the source was deleted before the clip was made — the clip fails
-    /// with `ERR_FETCH_ORIGIN_ERROR`: its origin could not be fetched, and trying again
-    /// will not bring it back.
-    async fn clip_source(&self, video: &Video) -> Result<VideoId, JobError> {
-        let mut next = video.clipped_from.clone();
-        for _ in 0..MAX_CLIP_ANCESTORS {
-            let Some(uid) = next else { break };
-            if self.blobs.exists(&original_key(&uid)).await? {
-                return Ok(uid);
-            }
-            next = self
-                .db
-                .video_by_uid(&uid)
-                .await?
-                .and_then(|v| v.clipped_from);
-        }
-        tracing::warn!("the clip's source video and its upload are gone");
-        Err(JobError::Refused(ErrorReason::FetchOriginError))
-    }
-
-    /// The video's watermark as an overlay: its image (copied beside the upload by the
-    /// API) as a local file, measured by ffprobe, with the profile's settings.
-    async fn overlay(
-        &self,
-        video: &Video,
-        mark: &Watermark,
-        work: &Path,
-    ) -> Result<Overlay, JobError> {
-        let key = video_watermark_key(&video.uid);
-        if !self.blobs.exists(&key).await? {
-            tracing::warn!("the video's watermark image is missing");
-            return Err(JobError::Refused(ErrorReason::Unknown));
-        }
-        let image = self.local_blob(&key, &work.join("watermark")).await?;
-        let (width, height) = image_size(&self.tools, &image).await?;
-        Ok(Overlay {
-            image,
-            width,
-            height,
-            opacity: mark.opacity,
-            padding: mark.padding,
-            scale: mark.scale,
-            position: mark.position,
-        })
     }
 
     /// Removes output generations a crashed earlier attempt left behind.

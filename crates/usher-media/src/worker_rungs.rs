@@ -14,15 +14,15 @@ use usher_core::time_fmt::now_micros;
 use usher_core::{Video, VideoId};
 use usher_store::layout::{generation_prefix, original_key};
 
-use super::{JobError, THUMBNAIL_FILE, Worker, remove_scratch};
-use crate::command::{DOWNLOAD_FILE, MANIFEST_DIR};
+use super::{JobError, Worker, remove_scratch};
+use crate::command::MANIFEST_DIR;
 use crate::error::MediaError;
 use crate::index::SegmentIndex;
 use crate::manifest::{DASH_MPD_FILE, HLS_MASTER_FILE};
 use crate::package::{INDEX_FILE, package_below};
 use crate::plan::{Edits, Plan, Rung, plan, transcode};
 use crate::probe::Probe;
-use crate::{package, probe, thumbnail, thumbnail_time};
+use crate::{package, probe};
 
 /// A generation published with the top of its ladder alone.
 pub(super) struct TopAlone<'a> {
@@ -62,16 +62,8 @@ impl Worker {
                 let packaged = package(&self.tools, input, probed, &plan, &whole, |_| {}).await?;
                 let video = self.db.video_by_uid(uid).await?;
                 let pct = video.map_or(0.0, |v| v.thumbnail_pct);
-                let at = thumbnail_time(pct, packaged.duration_secs);
-                let thumb = whole.join(THUMBNAIL_FILE);
-                if let Some(dir) = thumb.parent() {
-                    tokio::fs::create_dir_all(dir)
-                        .await
-                        .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
-                }
-                thumbnail(&self.tools, &whole.join(DOWNLOAD_FILE), at, &thumb, None).await?;
                 let mut files = packaged.files.clone();
-                files.push(THUMBNAIL_FILE.into());
+                files.push(self.poster(&whole, pct, packaged.duration_secs).await?);
                 self.publish(uid, &whole, &files).await?
             }
             Err(e) => return Err(e.into()),
