@@ -162,3 +162,22 @@ fn clock_and_ratio_parsing() {
     assert_eq!(parse_ratio("25/1"), Some(25.0));
     assert_eq!(parse_ratio("0/0"), None);
 }
+
+#[test]
+fn key_frame_spacing_comes_from_the_packet_scan() {
+    let p = fixture("h264_sparse_keyframes.mp4");
+    let v = p.video.as_ref().unwrap();
+    // Key frames at 0 and 15 s; the scan ends at the last packet, 23.9 s.
+    assert_eq!(v.max_keyframe_interval, Some(15.0));
+    assert!(
+        crate::plan::remux_blocker(v, None)
+            .unwrap()
+            .contains("key frames 15.0s apart")
+    );
+    assert_eq!(v.reorder_depth, Some(2));
+    // Fixtures made without the scan know nothing of key frames, which is not a reason
+    // to refuse a remux.
+    let old = fixture("h264_aac_720p.mp4");
+    assert_eq!(old.video.as_ref().unwrap().max_keyframe_interval, None);
+    assert!(crate::plan::plan(&old).is_remux());
+}
