@@ -240,8 +240,7 @@ async fn progressive_publishing_serves_the_top_first_and_the_rest_survives_kill_
     }
     assert_eq!(again.video(&uid).await["status"]["state"], "ready");
     // One generation left: the top-only one goes once the new one is switched to.
-    let videos = again.data_dir.join("media/videos").join(&uid);
-    while std::fs::read_dir(&videos).unwrap().count() > 1 {
+    while crate::generations(&again, &uid).len() > 1 {
         assert!(
             started.elapsed() < crate::READY_DEADLINE,
             "the old generation stayed"
