@@ -10,7 +10,7 @@
 //! dropped connection or a restart, even `kill -9`, resumes from the last one.
 
 mod create;
-mod metadata;
+pub(crate) mod metadata;
 mod transfer;
 
 use axum::Router;
