@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     if classify(&probe).is_err() {
         return;
     }
-    if let Plan::Transcode { ladder } = plan(&probe) {
+    if let Plan::Transcode { ladder, .. } = plan(&probe) {
         assert!(!ladder.is_empty(), "a transcode with no rung");
     }
 });
