@@ -7,6 +7,8 @@ mod auth;
 mod body;
 mod envelope;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lingering;
 mod multipart;
 mod rate_limit;

@@ -140,6 +140,8 @@ pub fn origin_allowed(entries: &[AllowedOrigin], origin: Option<&RequestOrigin>)
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn allowed(entry: &str, origin: &str) -> bool {
@@ -194,5 +196,49 @@ mod tests {
         let list = [AllowedOrigin::parse("example.com").unwrap()];
         assert!(!origin_allowed(&list, None));
         assert!(origin_allowed(&list, Some(&o)));
+    }
+
+    /// A host name of `labels` (each a valid DNS label).
+    fn host() -> impl Strategy<Value = String> {
+        proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4)
+            .prop_map(|labels| labels.join("."))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused(entry in ".{0,300}", origin in ".{0,300}") {
+            let request = RequestOrigin::parse(&origin);
+            if let Ok(e) = AllowedOrigin::parse(&entry) {
+                prop_assert_eq!(AllowedOrigin::parse(&e.to_string()), Ok(e.clone()));
+                let _ = origin_allowed(std::slice::from_ref(&e), request.as_ref());
+            }
+        }
+
+        #[test]
+        fn an_entry_allows_what_it_names_and_not_its_neighbours(
+            host in host(),
+            wildcard: bool,
+            port: Option<u16>,
+            https: bool,
+        ) {
+            let entry = format!(
+                "{}{host}{}",
+                if wildcard { "*." } else { "" },
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            let e = AllowedOrigin::parse(&entry).unwrap();
+            let scheme = if https { "https" } else { "http" };
+            let port_part = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let named = if wildcard { format!("sub.{host}") } else { host.clone() };
+            let origin = |h: &str| RequestOrigin::parse(&format!("{scheme}://{h}{port_part}/p")).unwrap();
+            prop_assert!(e.matches(&origin(&named)), "{} refuses {}", entry, named);
+            // Another site: a longer name ending in the host, or the host under another.
+            let longer = format!("x{host}");
+            let under = format!("{host}.evil.example");
+            prop_assert!(!e.matches(&origin(&longer)), "{} allows {}", entry, longer);
+            prop_assert!(!e.matches(&origin(&under)), "{} allows {}", entry, under);
+            // A wildcard covers subdomains only; a plain entry only itself.
+            prop_assert_eq!(e.matches(&origin(&host)), !wildcard);
+        }
     }
 }

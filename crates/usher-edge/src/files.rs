@@ -349,6 +349,61 @@ mod tests {
         }
     }
 
+    /// Conditional and range headers as a client might send them: arbitrary text, or
+    /// the file's own validators (bare, weak, in a list) so the positive paths are taken.
+    fn conditional(etag: String, date: String) -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            ".{0,60}",
+            Just(etag.clone()),
+            Just(format!("W/{etag}")),
+            Just(format!("\"other\", {etag}")),
+            Just("*".to_owned()),
+            Just(date),
+            "bytes=[0-9]{0,5}-[0-9]{0,5}",
+        ])
+    }
+
+    fn headers_for(len: u64, stamp: u32) -> impl Strategy<Value = (u64, Validators, HeaderMap)> {
+        let modified = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(stamp.into());
+        let v = Validators::new(len, Some(modified));
+        let etag = v.etag.to_str().unwrap().to_owned();
+        let date = httpdate::fmt_http_date(modified);
+        let one = || conditional(etag.clone(), date.clone());
+        (one(), one(), one(), one()).prop_map(move |(inm, ims, if_range, range)| {
+            let mut h = HeaderMap::new();
+            for (name, value) in [
+                (header::IF_NONE_MATCH, inm),
+                (header::IF_MODIFIED_SINCE, ims),
+                (header::IF_RANGE, if_range),
+                (header::RANGE, range),
+            ] {
+                if let Some(Ok(value)) = value.map(|s| HeaderValue::from_str(&s)) {
+                    h.insert(name, value);
+                }
+            }
+            (len, Validators::new(len, Some(modified)), h)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_conditional_request_gets_a_consistent_answer(
+            (len, v, h) in (0u64..10_000, any::<u32>()).prop_flat_map(|(len, stamp)| headers_for(len, stamp)),
+        ) {
+            let a = answer(&v, len, &h);
+            if let Answer::Part(start, end) = a {
+                prop_assert!(start <= end && end < len);
+            }
+            // Our own ETag, however listed, means the client's copy is current.
+            let inm = h.get(header::IF_NONE_MATCH).and_then(|x| x.to_str().ok());
+            if inm.is_some_and(|x| x.split(',').any(|t| t.trim().trim_start_matches("W/") == v.etag)) {
+                prop_assert_eq!(a, Answer::NotModified);
+            }
+            let resp = framed(a, len, Body::empty());
+            prop_assert!([200, 206, 304, 416].contains(&resp.status().as_u16()));
+        }
+    }
+
     async fn at(files: &Files, blobs: &Blobs, key: &str, req: Request) -> Response {
         files.respond(key, blobs, req).await
     }

@@ -33,6 +33,11 @@ pub enum MediaError {
         source: io::Error,
     },
 
+    /// The renditions written cannot be switched between at every segment (`alignment.rs`).
+    /// A remux falls back to a transcode; for a transcode it is a bug, not the input's.
+    #[error("ladder not aligned: {0}")]
+    Ladder(String),
+
     /// ffmpeg reported success but did not write what we asked for. A bug here or in
     /// the tool, not the machine's state, so retrying will not help.
     #[error("unexpected media output: {0}")]
@@ -67,6 +72,7 @@ impl MediaError {
             Self::ToolMissing(_)
             | Self::Process(_)
             | Self::Io { .. }
+            | Self::Ladder(_)
             | Self::UnexpectedOutput(_) => ErrorReason::Unknown,
         }
     }
@@ -77,7 +83,7 @@ impl MediaError {
         match self {
             Self::ToolMissing(_) | Self::Io { .. } => true,
             Self::Process(e) => e.is_retryable(),
-            Self::BadInput { .. } | Self::UnexpectedOutput(_) => false,
+            Self::BadInput { .. } | Self::Ladder(_) | Self::UnexpectedOutput(_) => false,
         }
     }
 

@@ -15,6 +15,48 @@ pub(crate) struct RawOutput {
     pub streams: Vec<RawStream>,
     #[serde(default)]
     pub format: HashMap<String, Value>,
+    /// The packets of the key-frame scan, in file order (all streams).
+    #[serde(default)]
+    pub packets: Vec<RawPacket>,
+}
+
+/// One `-show_entries packet=stream_index,pts_time,flags` entry.
+#[derive(Deserialize, Default)]
+pub(crate) struct RawPacket {
+    #[serde(default)]
+    stream_index: Option<Value>,
+    #[serde(default)]
+    pts_time: Option<Value>,
+    /// `K_` for a key frame, `__` otherwise (`D` marks a discarded packet).
+    #[serde(default)]
+    flags: Option<String>,
+}
+
+/// The longest gap between key frames of stream `index` among `packets`, counting the
+/// stretch from the last key frame to the last packet scanned (a lower bound of the
+/// next gap). `None` without any key frame.
+pub(crate) fn max_keyframe_interval(packets: &[RawPacket], index: u32) -> Option<f64> {
+    let mut last_key: Option<f64> = None;
+    let mut latest: Option<f64> = None;
+    let mut widest: Option<f64> = None;
+    for packet in packets {
+        if packet.stream_index.as_ref().and_then(as_u64) != Some(u64::from(index)) {
+            continue;
+        }
+        let Some(pts) = packet.pts_time.as_ref().and_then(as_f64) else {
+            continue;
+        };
+        latest = Some(latest.map_or(pts, |l: f64| l.max(pts)));
+        let flags = packet.flags.as_deref().unwrap_or("");
+        if flags.contains('K') && !flags.contains('D') {
+            if let Some(previous) = last_key {
+                widest = Some(widest.unwrap_or(0.0).max(pts - previous));
+            }
+            last_key = Some(pts);
+        }
+    }
+    let tail = latest.zip(last_key).map(|(end, key)| end - key)?;
+    Some(widest.unwrap_or(0.0).max(tail))
 }
 
 #[derive(Deserialize, Default)]
@@ -103,6 +145,8 @@ impl RawStream {
             rotation: ((rotation / 90.0).round() as i64).rem_euclid(4) as u32 * 90,
             sample_aspect_ratio,
             frame_count: self.u64("nb_frames"),
+            reorder_depth: self.u64("has_b_frames").map(|d| d as u32),
+            max_keyframe_interval: None,
         }
     }
     pub(crate) fn to_audio(&self) -> AudioStream {

@@ -52,6 +52,10 @@ pub struct Rendition {
     pub average_bandwidth: u64,
     /// Ticks per second of `Segment::start` and `Segment::duration`.
     pub timescale: u32,
+    /// What the init segment's edit list adds to presentation times, in ticks (see
+    /// [`crate::mp4::InitInfo::edit_shift`]).
+    #[serde(default)]
+    pub edit_shift: i64,
     /// Segment `i` is file `segment_file(FIRST_SEGMENT_NUMBER + i)`.
     pub segments: Vec<Segment>,
 }
@@ -76,6 +80,10 @@ pub struct Segment {
     pub start: u64,
     pub duration: u64,
     pub bytes: u64,
+    /// Earliest presentation time of its samples (decode time + composition offset,
+    /// before the edit list), in ticks: where the segment's first frame is shown.
+    #[serde(default)]
+    pub presentation: i64,
 }
 
 impl Rendition {
@@ -89,6 +97,14 @@ impl Rendition {
 
     pub fn duration_secs(&self) -> f64 {
         self.seconds(self.segments.iter().map(|s| s.duration).sum())
+    }
+
+    /// Where segment `i`'s first frame is shown, in seconds: as the fragments say
+    /// (`edited` false), or on the movie timeline after the edit list (`edited` true).
+    /// Players differ in whether they apply the edit list, so a ladder must agree on both.
+    pub fn presentation_secs(&self, segment: &Segment, edited: bool) -> f64 {
+        let shift = if edited { self.edit_shift } else { 0 };
+        (segment.presentation + shift) as f64 / f64::from(self.timescale.max(1))
     }
 }
 
@@ -162,6 +178,7 @@ pub fn index_rendition(
             start: timing.start,
             duration: timing.duration,
             bytes,
+            presentation: timing.earliest_presentation,
         });
     }
 
@@ -175,6 +192,7 @@ pub fn index_rendition(
         bandwidth: 0,
         average_bandwidth: 0,
         timescale: init.timescale.max(1),
+        edit_shift: init.edit_shift,
         segments,
     };
     let total_secs = rendition.duration_secs();
@@ -241,16 +259,19 @@ mod tests {
             bandwidth: 3_000_000,
             average_bandwidth: 2_800_000,
             timescale: 15360,
+            edit_shift: -1024,
             segments: vec![
                 Segment {
                     start: 0,
                     duration: 61440,
                     bytes: 1_500_000,
+                    presentation: 1024,
                 },
                 Segment {
                     start: 61440,
                     duration: 30720,
                     bytes: 700_000,
+                    presentation: 62464,
                 },
             ],
         }]);
@@ -258,7 +279,26 @@ mod tests {
         let json = serde_json::to_value(&index).unwrap();
         assert_eq!(json["renditions"][0]["type"], "video");
         assert_eq!(json["renditions"][0]["width"], 1280);
-        let back: SegmentIndex = serde_json::from_value(json).unwrap();
+        let back: SegmentIndex = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, index);
+        let r = &index.renditions[0];
+        assert_eq!(
+            r.presentation_secs(&r.segments[1], false),
+            62464.0 / 15360.0
+        );
+        assert_eq!(r.presentation_secs(&r.segments[1], true), 4.0);
+        // Indexes written before presentation times were recorded still read.
+        let mut old = json;
+        old["renditions"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("edit_shift");
+        old["renditions"][0]["segments"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("presentation");
+        let back: SegmentIndex = serde_json::from_value(old).unwrap();
+        assert_eq!(back.renditions[0].edit_shift, 0);
+        assert_eq!(back.renditions[0].segments[0].presentation, 0);
     }
 }

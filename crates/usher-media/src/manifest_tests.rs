@@ -24,6 +24,7 @@ fn segments(timescale: u64, secs: &[f64], bytes: u64) -> Vec<Segment> {
                 start,
                 duration,
                 bytes,
+                presentation: start as i64,
             };
             start += duration;
             seg
@@ -43,6 +44,7 @@ fn video(id: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
         bandwidth,
         average_bandwidth: bandwidth * 9 / 10,
         timescale: 15360,
+        edit_shift: 0,
         segments: segments(15360, &[4.0, 4.0, 2.0], bandwidth / 2),
     }
 }
@@ -58,6 +60,7 @@ fn audio() -> Rendition {
         bandwidth: 131_000,
         average_bandwidth: 129_000,
         timescale: 48000,
+        edit_shift: 0,
         // AAC frames of 1024 samples do not divide 4 s evenly.
         segments: segments(48000, &[4.010667, 3.989333, 2.021333], 65_000),
     }
@@ -140,21 +143,25 @@ fn timeline_restates_t_after_a_gap() {
             start: 100,
             duration: 10,
             bytes: 1,
+            presentation: 100,
         },
         Segment {
             start: 110,
             duration: 10,
             bytes: 1,
+            presentation: 110,
         },
         Segment {
             start: 125,
             duration: 10,
             bytes: 1,
+            presentation: 125,
         },
         Segment {
             start: 135,
             duration: 7,
             bytes: 1,
+            presentation: 135,
         },
     ];
     let mpd = dash_mpd(&SegmentIndex::new(vec![r]));
@@ -167,4 +174,62 @@ fn frame_rates() {
     assert_eq!(frame_rate_fraction(29.97), "30000/1001");
     assert_eq!(frame_rate_fraction(23.976), "24000/1001");
     assert_eq!(frame_rate_fraction(12.345), "12345/1000");
+}
+
+/// The ladder of a 1080p upload: the copied top, four rungs below it, and audio.
+fn five_rungs() -> SegmentIndex {
+    let mut renditions: Vec<Rendition> = [
+        ("v0", 1920, 1080, 5_476_000),
+        ("v1", 1280, 720, 1_207_000),
+        ("v2", 852, 480, 486_000),
+        ("v3", 640, 360, 300_000),
+        ("v4", 426, 240, 158_000),
+    ]
+    .into_iter()
+    .map(|(id, w, h, peak)| video(id, w, h, peak))
+    .collect();
+    renditions[0].codecs = "avc1.640028".into();
+    renditions.push(audio());
+    SegmentIndex::new(renditions)
+}
+
+#[test]
+fn a_five_rung_ladder_golden() {
+    let index = five_rungs();
+    let master = hls_master(&index);
+    golden("ladder5_video.m3u8", &master);
+    golden("ladder5_video.mpd", &dash_mpd(&index));
+    // Every variant, highest first, with what players choose by.
+    let tags: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .collect();
+    assert_eq!(tags.len(), 5);
+    for tag in &tags {
+        for attribute in [
+            "BANDWIDTH=",
+            ",AVERAGE-BANDWIDTH=",
+            ",CODECS=\"avc1.",
+            ",RESOLUTION=",
+            ",FRAME-RATE=30.000",
+            ",AUDIO=\"audio\"",
+        ] {
+            assert!(tag.contains(attribute), "{attribute} missing: {tag}");
+        }
+    }
+    assert!(tags[4].contains("RESOLUTION=426x240"));
+    let mpd = dash_mpd(&index);
+    assert_eq!(mpd.matches("contentType=\"video\"").count(), 1);
+    assert!(mpd.contains(
+        "segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"1920\" maxHeight=\"1080\""
+    ));
+    assert_eq!(mpd.matches("<Representation id=\"v").count(), 5);
+}
+
+#[test]
+fn renditions_cut_differently_are_not_declared_aligned() {
+    let mut index = five_rungs();
+    index.renditions[3].segments = segments(15360, &[5.0, 3.0, 2.0], 1);
+    let mpd = dash_mpd(&index);
+    assert!(mpd.contains("segmentAlignment=\"false\""), "{mpd}");
 }

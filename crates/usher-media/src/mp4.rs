@@ -43,6 +43,10 @@ pub struct InitInfo {
     pub default_sample_duration: u32,
     /// `trex` default, used by fragments whose `tfhd`/`trun` carry no sizes.
     pub default_sample_size: u32,
+    /// What the track's edit list adds to a sample's media presentation time to place
+    /// it on the movie's timeline, in the track's timescale: the empty edits before the
+    /// media, less where the media starts. 0 without an edit list.
+    pub edit_shift: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,11 +70,19 @@ pub struct FragmentTiming {
     /// Sum of all sample durations.
     pub duration: u64,
     pub samples: u64,
+    /// Earliest presentation time of any sample (decode time + composition offset),
+    /// before the init segment's edit list is applied.
+    pub earliest_presentation: i64,
 }
 
 pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
     let moov = child(data, b"moov")?.ok_or(Mp4Error::Missing("moov"))?;
     let trak = child(moov, b"trak")?.ok_or(Mp4Error::Missing("trak"))?;
+    let movie_timescale = match child(moov, b"mvhd")? {
+        Some(mvhd) if mvhd.first() == Some(&1) => be32(mvhd, 20, "mvhd")?,
+        Some(mvhd) => be32(mvhd, 12, "mvhd")?,
+        None => 0,
+    };
     let mdia = child(trak, b"mdia")?.ok_or(Mp4Error::Missing("mdia"))?;
     let mdhd = child(mdia, b"mdhd")?.ok_or(Mp4Error::Missing("mdhd"))?;
     let timescale = if mdhd.first() == Some(&1) {
@@ -132,13 +144,53 @@ pub fn parse_init(data: &[u8]) -> Result<InitInfo, Mp4Error> {
         Some(trex) => (be32(trex, 12, "trex")?, be32(trex, 16, "trex")?),
         None => (0, 0),
     };
+    let edit_shift = match child(trak, b"edts")? {
+        Some(edts) => match child(edts, b"elst")? {
+            Some(elst) => edit_shift(elst, movie_timescale, timescale)?,
+            None => 0,
+        },
+        None => 0,
+    };
     Ok(InitInfo {
         timescale,
         codecs,
         entry,
         default_sample_duration,
         default_sample_size,
+        edit_shift,
     })
+}
+
+/// The presentation shift an `elst` payload describes (see [`InitInfo::edit_shift`]):
+/// the durations of the leading empty edits (media time −1), converted from the movie's
+/// timescale to the track's, less the media time of the first edit that plays media.
+fn edit_shift(elst: &[u8], movie_timescale: u32, track_timescale: u32) -> Result<i64, Mp4Error> {
+    let version = *elst.first().ok_or(Mp4Error::Truncated("elst"))?;
+    let count = be32(elst, 4, "elst")?;
+    let entry_len = if version == 1 { 20 } else { 12 };
+    let mut empty = 0i64;
+    for i in 0..count as usize {
+        let at = 8 + i * entry_len;
+        let (duration, media_time) = if version == 1 {
+            (
+                be64(elst, at, "elst")? as i64,
+                be64(elst, at + 8, "elst")? as i64,
+            )
+        } else {
+            (
+                i64::from(be32(elst, at, "elst")?),
+                i64::from(be32(elst, at + 4, "elst")? as i32),
+            )
+        };
+        if media_time == -1 {
+            if movie_timescale > 0 {
+                empty += duration * i64::from(track_timescale) / i64::from(movie_timescale);
+            }
+            continue;
+        }
+        return Ok(empty - media_time);
+    }
+    Ok(empty)
 }
 
 /// `mp4a.40.<audio object type>` from an `esds` payload (after version/flags), and the
@@ -264,12 +316,16 @@ pub fn parse_fragments(
                 start,
                 duration: 0,
                 samples: 0,
+                earliest_presentation: i64::MAX,
             });
+            let mut decode_time = start as i64;
             for (fourcc, trun) in Boxes(traf).filter_map(|b| b.ok()) {
                 if &fourcc == b"trun" {
-                    let (duration, samples) = trun_duration(trun, default_duration)?;
-                    t.duration += duration;
-                    t.samples += samples;
+                    let run = trun_timing(trun, default_duration, decode_time)?;
+                    t.duration += run.duration;
+                    t.samples += run.samples;
+                    t.earliest_presentation = t.earliest_presentation.min(run.earliest);
+                    decode_time += run.duration as i64;
                 }
             }
         }
@@ -277,26 +333,55 @@ pub fn parse_fragments(
     timing.ok_or(Mp4Error::Missing("moof/traf"))
 }
 
-fn trun_duration(trun: &[u8], default_duration: u32) -> Result<(u64, u64), Mp4Error> {
+/// What one `trun` adds up to.
+struct RunTiming {
+    duration: u64,
+    samples: u64,
+    /// Earliest decode time + composition offset of its samples (`i64::MAX` if none).
+    earliest: i64,
+}
+
+/// Durations and presentation times of a `trun`'s samples, the first decoded at
+/// `decode_time`.
+fn trun_timing(
+    trun: &[u8],
+    default_duration: u32,
+    decode_time: i64,
+) -> Result<RunTiming, Mp4Error> {
+    let version = *trun.first().ok_or(Mp4Error::Truncated("trun"))?;
     let flags = be32(trun, 0, "trun")? & 0x00ff_ffff;
     let count = be32(trun, 4, "trun")?;
-    if flags & 0x100 == 0 {
-        return Ok((
-            u64::from(count) * u64::from(default_duration),
-            u64::from(count),
-        ));
-    }
     let mut at = 8 + if flags & 0x01 != 0 { 4 } else { 0 } + if flags & 0x04 != 0 { 4 } else { 0 };
-    let per_sample = 4 * [0x100, 0x200, 0x400, 0x800]
-        .iter()
-        .filter(|f| flags & **f != 0)
-        .count();
-    let mut total = 0u64;
+    let mut timing = RunTiming {
+        duration: 0,
+        samples: u64::from(count),
+        earliest: i64::MAX,
+    };
+    let mut dts = decode_time;
     for _ in 0..count {
-        total += u64::from(be32(trun, at, "trun")?);
-        at += per_sample;
+        let mut duration = default_duration;
+        if flags & 0x100 != 0 {
+            duration = be32(trun, at, "trun")?;
+            at += 4;
+        }
+        at += if flags & 0x200 != 0 { 4 } else { 0 };
+        at += if flags & 0x400 != 0 { 4 } else { 0 };
+        let mut offset = 0i64;
+        if flags & 0x800 != 0 {
+            let raw = be32(trun, at, "trun")?;
+            // Version 1 offsets are signed; version 0 ones are not.
+            offset = if version == 1 {
+                i64::from(raw as i32)
+            } else {
+                i64::from(raw)
+            };
+            at += 4;
+        }
+        timing.earliest = timing.earliest.min(dts + offset);
+        dts += i64::from(duration);
+        timing.duration += u64::from(duration);
     }
-    Ok((total, u64::from(count)))
+    Ok(timing)
 }
 
 /// The top-level `moof` boxes of a segment file, skipping `mdat` payloads with seeks so

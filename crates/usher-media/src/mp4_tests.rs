@@ -136,7 +136,8 @@ fn fragment_durations_from_defaults_and_per_sample_values() {
         FragmentTiming {
             start: 61440,
             duration: 61440,
-            samples: 120
+            samples: 120,
+            earliest_presentation: 61440,
         }
     );
     // No tfhd default: the trex default applies.
@@ -146,7 +147,8 @@ fn fragment_durations_from_defaults_and_per_sample_values() {
         FragmentTiming {
             start: 7,
             duration: 120_000,
-            samples: 120
+            samples: 120,
+            earliest_presentation: 7,
         }
     );
     // Per-sample durations (flag 0x100) with sizes interleaved (0x200) and a first-sample-flags field.
@@ -157,6 +159,71 @@ fn fragment_durations_from_defaults_and_per_sample_values() {
     let trun = full(b"trun", 0, 0x000305, &body);
     let t = parse_fragments(&moof(Some(0), Some(5), trun), 0).unwrap();
     assert_eq!((t.duration, t.samples), (3014, 3));
+}
+
+#[test]
+fn earliest_presentation_adds_composition_offsets() {
+    // I P B B in decode order, 512 ticks each, with x264-style offsets: the I frame is
+    // shown 2 frames after it is decoded, the Bs in between.
+    let body: Vec<u8> = [4u32, 0, 512, 1024, 512, 2048, 512, 512, 512, 512]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let trun = full(b"trun", 0, 0x000901, &body);
+    let t = parse_fragments(&moof(Some(10_000), None, trun), 0).unwrap();
+    assert_eq!(
+        (t.start, t.duration, t.earliest_presentation),
+        (10_000, 2048, 11_024)
+    );
+    // Version 1: signed offsets (the I frame shown at its decode time, a B before it).
+    let body: Vec<u8> = [2u32, 0, 512, 0, 512, (-512i32) as u32]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let trun = full(b"trun", 1, 0x000901, &body);
+    let t = parse_fragments(&moof(Some(1024), None, trun), 0).unwrap();
+    assert_eq!(t.earliest_presentation, 1024);
+}
+
+#[test]
+fn edit_lists_shift_presentation() {
+    let with_edits = |elst: Vec<u8>| {
+        let data = init(avc1(640, 360, &[1, 0x64, 0x00, 0x1e, 0xff]), 15360, 512);
+        // Put an mvhd (movie timescale 1000) and edts/elst into the moov.
+        let mut mvhd = vec![0u8; 8];
+        mvhd.extend_from_slice(&1000u32.to_be_bytes());
+        mvhd.extend_from_slice(&[0; 84]);
+        let moov = child(&data, b"moov").unwrap().unwrap();
+        let trak = child(moov, b"trak").unwrap().unwrap();
+        let trak = bx(b"trak", &[bx(b"edts", &elst), trak.to_vec()].concat());
+        let mvex = bx(b"mvex", child(moov, b"mvex").unwrap().unwrap());
+        let moov = bx(b"moov", &[full(b"mvhd", 0, 0, &mvhd), trak, mvex].concat());
+        parse_init(&[bx(b"ftyp", b"iso6"), moov].concat()).unwrap()
+    };
+    let entries = |list: &[(u32, i32)]| {
+        let mut body = (list.len() as u32).to_be_bytes().to_vec();
+        for (duration, media_time) in list {
+            body.extend_from_slice(&duration.to_be_bytes());
+            body.extend_from_slice(&media_time.to_be_bytes());
+            body.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        }
+        full(b"elst", 0, 0, &body)
+    };
+    // ffmpeg's fMP4 for a stream with 2 frames of B-frame delay at 30 fps: 66 ms empty,
+    // then the media from 1024 ticks on.
+    assert_eq!(
+        with_edits(entries(&[(66, -1), (0, 1024)])).edit_shift,
+        1013 - 1024
+    );
+    assert_eq!(with_edits(entries(&[(0, 0)])).edit_shift, 0);
+    assert_eq!(with_edits(entries(&[(0, 512)])).edit_shift, -512);
+    assert_eq!(
+        parse_init(&init(avc1(1, 1, &[1, 0x42, 0xc0, 0x1e, 0xff]), 90000, 0))
+            .unwrap()
+            .edit_shift,
+        0,
+        "no edit list"
+    );
 }
 
 #[test]

@@ -1,7 +1,13 @@
 //! Packaging: run the ffmpeg command for a plan (`command.rs`), index the segments it
-//! cut (`index.rs`), walk the samples of copied video (`integrity.rs`), replace ffmpeg's
-//! playlists with our own manifests (`manifest.rs`), and report every file written. The output directory is private to this call until
-//! the caller publishes it, so files are written in place.
+//! cut (`index.rs`), walk the samples of copied video (`integrity.rs`), check that the
+//! ladder can be switched at every segment (`alignment.rs`), replace ffmpeg's playlists
+//! with our own manifests (`manifest.rs`), and report every file written. The output
+//! directory is private to this call until the caller publishes it, so files are
+//! written in place.
+//!
+//! A remux whose ladder does not line up — key frames too sparse past the probe's scan,
+//! or a source whose timing the encoded rungs could not follow — is packaged again as a
+//! transcode, so what is published always switches cleanly.
 //!
 //! ```text
 //! manifest/video.m3u8  manifest/video.mpd  manifest/index.json
@@ -16,14 +22,15 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use usher_core::ErrorReason;
 
+use crate::alignment;
 use crate::command::{self, DOWNLOAD_FILE, FFMPEG_PLAYLIST_FILE, Layout, MANIFEST_DIR};
 use crate::error::MediaError;
 use crate::index::{self, INIT_FILE, PLAYLIST_FILE, SegmentIndex, Track};
 use crate::integrity;
 use crate::manifest::{self, DASH_MPD_FILE, HLS_MASTER_FILE};
 use crate::mp4::Mp4Error;
-use crate::plan::Plan;
-use crate::probe::{Probe, input_args};
+use crate::plan::{self, Edits, MAX_REMUX_KEYFRAME_INTERVAL_SECS, Plan};
+use crate::probe::Probe;
 use crate::process::timeout_for;
 use crate::tools::Tools;
 
@@ -40,6 +47,8 @@ pub const TRUNCATION_TOLERANCE_RATIO: f64 = 0.05;
 /// What [`package`] produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Packaged {
+    /// The plan carried out: the one asked for, or the transcode a remux fell back to.
+    pub plan: Plan,
     pub duration_secs: f64,
     /// Frame size of the highest video rendition.
     pub width: u32,
@@ -71,9 +80,6 @@ pub async fn package(
     out_dir: &Path,
     progress: impl Fn(f64) + Send + Sync,
 ) -> Result<Packaged, MediaError> {
-    let (output_args, layout) = command::output_args(probe, plan)?;
-    prepare_dir(out_dir, &layout).await?;
-
     let reported = Mutex::new(-1.0f64);
     let report = |fraction: f64| {
         if let Ok(mut last) = reported.lock()
@@ -84,27 +90,90 @@ pub async fn package(
         }
     };
     report(0.0);
-    let duration = probe.duration_secs;
-    let on_time = |secs: f64| report((secs / duration).clamp(0.0, MAX_RUNNING_PROGRESS));
+    let outcome = package_once(tools, input, probe, plan, out_dir, &report, None).await;
+    let packaged = match outcome {
+        Err(MediaError::Ladder(why)) if plan.is_remux() => {
+            tracing::warn!(%why, "the remuxed ladder does not line up; transcoding it instead");
+            clear_dir(out_dir).await?;
+            let fallback = plan::transcode(probe, Edits::default());
+            package_once(tools, input, probe, &fallback, out_dir, &report, None).await?
+        }
+        other => other?,
+    };
+    report(1.0);
+    Ok(packaged)
+}
 
+/// Progressive publishing's second step: encodes `lower` below the copy already
+/// packaged and published (`published`, that generation's index), checks that the
+/// whole ladder lines up, and writes into `out_dir` the new renditions and the
+/// manifests of the whole ladder. The published files (the copy, the audio, the MP4)
+/// are not rewritten: the caller carries them over.
+///
+/// A ladder that does not line up is an [`MediaError::Ladder`]; the caller then
+/// transcodes the whole ladder with [`package`] instead.
+pub async fn package_below(
+    tools: &Tools,
+    input: &Path,
+    probe: &Probe,
+    lower: &[crate::plan::Rung],
+    published: &SegmentIndex,
+    out_dir: &Path,
+) -> Result<Packaged, MediaError> {
+    let below = Plan::Below {
+        lower: lower.to_vec(),
+    };
+    let merged = Merge {
+        published: published.clone(),
+        plan: Plan::Remux {
+            lower: lower.to_vec(),
+        },
+    };
+    package_once(tools, input, probe, &below, out_dir, &|_| {}, Some(merged)).await
+}
+
+/// What a [`Plan::Below`] run is merged with: the published index, and the plan the
+/// whole ladder then carries out.
+struct Merge {
+    published: SegmentIndex,
+    plan: Plan,
+}
+
+/// One ffmpeg run and its checks; progress (capped below 1.0) goes to `report`, which
+/// ignores anything lower than what it has already passed on.
+async fn package_once(
+    tools: &Tools,
+    input: &Path,
+    probe: &Probe,
+    plan: &Plan,
+    out_dir: &Path,
+    report: &(dyn Fn(f64) + Send + Sync),
+    merge: Option<Merge>,
+) -> Result<Packaged, MediaError> {
+    let (args, layout) = command::ffmpeg_args(input, probe, plan)?;
+    prepare_dir(out_dir, &layout).await?;
+    let duration = plan.output_duration(probe);
+    let on_time = |secs: f64| report((secs / duration).clamp(0.0, MAX_RUNNING_PROGRESS));
     tools
         .ffmpeg(timeout_for(duration))
         .current_dir(out_dir)
-        .args(command::input_options(plan))
-        .args(input_args(input)?)
-        .args(output_args)
+        .args(args)
         .run_with_progress(&on_time)
         .await?;
 
     let out = out_dir.to_path_buf();
-    let expected_duration = probe.duration_secs;
-    let copied = matches!(plan, Plan::Remux);
-    let packaged =
-        tokio::task::spawn_blocking(move || finish(&out, &layout, expected_duration, copied))
-            .await
-            .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))??;
-    report(1.0);
-    Ok(packaged)
+    let carried_out = plan.clone();
+    tokio::task::spawn_blocking(move || finish(&out, &layout, duration, carried_out, merge))
+        .await
+        .map_err(|e| MediaError::UnexpectedOutput(format!("indexing task failed: {e}")))?
+}
+/// Empties `dir` (a failed attempt's files) so it can be packaged into again.
+async fn clear_dir(dir: &Path) -> Result<(), MediaError> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(MediaError::io(format!("clearing {}", dir.display()), e)),
+    }
 }
 
 async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> {
@@ -126,7 +195,7 @@ async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> 
         tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
     }
     let downloads = out_dir.join(DOWNLOAD_FILE);
-    if let Some(parent) = downloads.parent() {
+    if let Some(parent) = downloads.parent().filter(|_| layout.download) {
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(io(parent))?;
@@ -134,21 +203,26 @@ async fn prepare_dir(out_dir: &Path, layout: &Layout) -> Result<(), MediaError> 
     Ok(())
 }
 
-/// Indexes what ffmpeg wrote (checking copied video samples), swaps its playlists for
-/// ours and lists the files.
+/// Indexes what ffmpeg wrote (checking copied video samples), checks the ladder (with
+/// the published renditions it joins, for a [`Plan::Below`] run), swaps ffmpeg's
+/// playlists for ours and lists the files.
 fn finish(
     out_dir: &Path,
     layout: &Layout,
     expected_duration: f64,
-    copied: bool,
+    mut plan: Plan,
+    merge: Option<Merge>,
 ) -> Result<Packaged, MediaError> {
     let manifest_dir = out_dir.join(MANIFEST_DIR);
     let mut renditions = Vec::new();
-    let mut files = vec![PathBuf::from(DOWNLOAD_FILE)];
-    if !out_dir.join(DOWNLOAD_FILE).is_file() {
-        return Err(MediaError::UnexpectedOutput(format!(
-            "ffmpeg wrote no {DOWNLOAD_FILE}"
-        )));
+    let mut files = Vec::new();
+    if layout.download {
+        if !out_dir.join(DOWNLOAD_FILE).is_file() {
+            return Err(MediaError::UnexpectedOutput(format!(
+                "ffmpeg wrote no {DOWNLOAD_FILE}"
+            )));
+        }
+        files.push(PathBuf::from(DOWNLOAD_FILE));
     }
     for id in layout.ids() {
         let dir = manifest_dir.join(id);
@@ -160,7 +234,7 @@ fn finish(
         })?;
         let segment_names = index::playlist_segments(&playlist);
         let rendition = index::index_rendition(&dir, id, &segment_names)?;
-        if copied && rendition.is_video() {
+        if layout.copied_video_id.as_deref() == Some(id) {
             integrity::check_video_rendition(&dir, &segment_names).map_err(|e| match e {
                 Mp4Error::CorruptSample(what) => {
                     MediaError::bad_input(ErrorReason::MalformedVideo, what)
@@ -176,6 +250,7 @@ fn finish(
         files.push(rel.join(PLAYLIST_FILE));
         renditions.push(rendition);
     }
+    let written: Vec<String> = renditions.iter().map(|r| r.id.clone()).collect();
     let index = SegmentIndex::new(renditions);
 
     let shortfall = expected_duration - index.duration_secs;
@@ -189,13 +264,43 @@ fn finish(
         ));
     }
 
+    // The published top and audio, then the rungs just encoded below it.
+    let index = match merge {
+        Some(Merge {
+            published,
+            plan: whole,
+        }) => {
+            plan = whole;
+            let (video, audio): (Vec<_>, Vec<_>) =
+                published.renditions.into_iter().partition(|r| r.is_video());
+            SegmentIndex::new(
+                video
+                    .into_iter()
+                    .chain(index.renditions)
+                    .chain(audio)
+                    .collect(),
+            )
+        }
+        None => index,
+    };
+    // Only now: a truncated upload is the input's fault, whatever its ladder looks like.
+    alignment::check_ladder(&index).map_err(MediaError::Ladder)?;
+    if let Some(copied) = index
+        .renditions
+        .iter()
+        .find(|r| layout.copied_video_id.as_deref() == Some(r.id.as_str()))
+    {
+        alignment::check_segment_lengths(copied, MAX_REMUX_KEYFRAME_INTERVAL_SECS)
+            .map_err(MediaError::Ladder)?;
+    }
+
     let write = |rel: PathBuf, text: String| -> Result<PathBuf, MediaError> {
         let path = out_dir.join(&rel);
         std::fs::write(&path, text)
             .map_err(|e| MediaError::io(format!("writing {}", path.display()), e))?;
         Ok(rel)
     };
-    for r in &index.renditions {
+    for r in index.renditions.iter().filter(|r| written.contains(&r.id)) {
         write(
             Path::new(MANIFEST_DIR).join(&r.id).join(PLAYLIST_FILE),
             manifest::hls_variant(r),
@@ -233,6 +338,7 @@ fn finish(
         })
         .collect();
     Ok(Packaged {
+        plan,
         duration_secs: index.duration_secs,
         width,
         height,

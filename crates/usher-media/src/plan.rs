@@ -1,8 +1,27 @@
-//! Deciding what to do with a probed input: copy its streams into our containers
-//! (remux) when every player we serve can decode them as they are, or re-encode them into
-//! a small ladder of H.264 renditions otherwise. Pure, so the rules are unit-tested.
+//! Deciding what to make of a probed input: a bit-rate ladder for every video. Pure, so
+//! the rules are unit-tested.
+//!
+//! - **Remux** when every player we serve can decode the source's streams as they are
+//!   (H.264 4:2:0 in a browser profile, AAC, ≤ 1080p, ≤ 60 fps, square pixels, no
+//!   rotation, key frames at most [`MAX_REMUX_KEYFRAME_INTERVAL_SECS`] apart): the
+//!   source's own video is copied as the top rendition, and the [`LADDER`] heights below
+//!   it are encoded from it, key frames following the source's (`command.rs`).
+//! - **Transcode** otherwise, and always for clips and watermarks: every rendition is
+//!   encoded, the top one at the largest [`LADDER`] height the source reaches.
+//!
+//! Bit rates ([`rung_kbps`]): a rung's rate is its height's nominal rate (for a 16:9
+//! frame at 30 fps) scaled by the frame's area relative to that 16:9 frame, and by
+//! `(fps / 30) ^ 0.6` — consecutive frames of faster video are more alike, so doubling
+//! the rate costs ×1.5 bits (YouTube's and Apple's ladders step about so from 30 to
+//! 60 fps) — never below [`MIN_VIDEO_KBPS`]. Below a copied top rendition, no rung may
+//! ask for more than the source itself spends on that many pixels: the source's actual
+//! rate scaled by `(area / source area) ^ 0.75`, the exponent by which [`LADDER`]'s own
+//! rates fall with area. Each rung's rate is also at most the one above it.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use usher_core::{ClipSpan, WatermarkPosition};
 
 use crate::probe::{AudioStream, Probe, VideoStream};
 
@@ -17,27 +36,86 @@ pub const MAX_REMUX_FPS: f64 = 60.5;
 pub const REMUX_PROFILES: [&str; 4] = ["Constrained Baseline", "Baseline", "Main", "High"];
 /// AAC flavours browsers decode in MP4 (`mp4a.40.2`, `.5`, `.29`).
 pub const REMUX_AAC_PROFILES: [&str; 3] = ["LC", "HE-AAC", "HE-AACv2"];
+/// A copied rendition is cut at the source's key frames, and every rendition below it
+/// at the same instants; sources whose key frames are further apart than this (screen
+/// and video-call recorders write one every few minutes) would give segments that make
+/// players buffer that long before they can start or switch, so they are transcoded
+/// with our own key frame interval instead.
+pub const MAX_REMUX_KEYFRAME_INTERVAL_SECS: f64 = 10.0;
 
-/// The transcode ladder: (short side, video bit rate in kbit/s for a 16:9 frame).
-pub const LADDER: [(u32, u32); 4] = [(1080, 5000), (720, 2800), (480, 1400), (360, 800)];
-/// Renditions per transcode: enough for adaptive playback, few enough that one pass
-/// of a 2-core machine stays near real time.
-pub const MAX_RUNGS: usize = 3;
+/// The ladder: (short side, video bit rate in kbit/s for a 16:9 frame at 30 fps).
+pub const LADDER: [(u32, u32); 5] = [
+    (1080, 5000),
+    (720, 2800),
+    (480, 1400),
+    (360, 800),
+    (240, 400),
+];
+/// The frame rate [`LADDER`]'s rates are for.
+pub const REFERENCE_FPS: f64 = 30.0;
+/// Bit rate grows with frame rate to this power (see the module docs).
+pub const FPS_EXPONENT: f64 = 0.6;
+/// Rungs below a copied source spend at most its rate scaled by area to this power.
+pub const CAP_AREA_EXPONENT: f64 = 0.75;
 /// No rung is wider (or, for portrait video, taller) than this.
 pub const MAX_LONG_SIDE: u32 = 1920;
 /// Floor for tiny inputs' bit rate, below which x264 output falls apart.
 pub const MIN_VIDEO_KBPS: u32 = 150;
+/// Frame rate of transcoded renditions at most (slow-motion sources are resampled).
+pub const MAX_OUTPUT_FPS: f64 = 60.0;
+/// Frame rate assumed when ffprobe reports none.
+pub const FALLBACK_FPS: f64 = 30.0;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Plan {
-    /// Copy the video (and AAC audio, if any) without re-encoding.
-    Remux,
-    /// Re-encode into these renditions, highest first.
-    Transcode { ladder: Vec<Rung> },
+    /// Copy the source's video (and AAC audio, if any) as the top rendition, and encode
+    /// `lower` (highest first, possibly none) from it.
+    Remux { lower: Vec<Rung> },
+    /// Encode `lower` (highest first) below a copy packaged earlier — progressive
+    /// publishing's second step: video only, as renditions `v1`, `v2`, …
+    Below { lower: Vec<Rung> },
+    /// Encode every rendition, highest first, applying `edits`.
+    Transcode {
+        ladder: Vec<Rung>,
+        #[serde(default)]
+        edits: Edits,
+    },
 }
 
-/// One transcode rendition. Both sides are even (a 4:2:0 requirement).
+/// What a video asks for beyond packaging: a span of the source, a watermark.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Edits {
+    /// Only this span of the source, cut frame-accurately.
+    pub clip: Option<ClipSpan>,
+    /// An image burnt into every rendition.
+    pub watermark: Option<Overlay>,
+}
+
+/// A watermark to burn in: the image (a local PNG or JPEG) and how to lay it over the
+/// frame, as Cloudflare's watermark profiles define it (`overlay.rs` does the geometry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overlay {
+    pub image: PathBuf,
+    /// The image's own size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// 0.0–1.0, multiplies the image's alpha.
+    pub opacity: f64,
+    /// 0.0–1.0 of the frame's shorter side, between the image and its edges.
+    pub padding: f64,
+    /// 0.0 (the image's own size) – 1.0 (as large as the frame).
+    pub scale: f64,
+    pub position: WatermarkPosition,
+}
+
+impl Edits {
+    pub fn is_empty(&self) -> bool {
+        self.clip.is_none() && self.watermark.is_none()
+    }
+}
+
+/// One encoded rendition. Both sides are even (a 4:2:0 requirement).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rung {
     pub width: u32,
@@ -45,14 +123,63 @@ pub struct Rung {
     pub video_bitrate_kbps: u32,
 }
 
-/// Chooses between remuxing and a transcode ladder for a classified probe.
+impl Plan {
+    pub fn is_remux(&self) -> bool {
+        matches!(self, Self::Remux { .. })
+    }
+
+    /// The span of the source this plan makes a video of, if not all of it.
+    pub fn clip(&self) -> Option<ClipSpan> {
+        match self {
+            Self::Transcode { edits, .. } => edits.clip,
+            Self::Remux { .. } | Self::Below { .. } => None,
+        }
+    }
+
+    /// How long the packaged video should be: the source's duration, or the clip's
+    /// span within it.
+    pub fn output_duration(&self, probe: &Probe) -> f64 {
+        match self.clip() {
+            Some(span) => clip_duration(span, probe.duration_secs),
+            None => probe.duration_secs,
+        }
+    }
+}
+
+/// The part of `span` inside a source of `source_secs` (a span the API accepted may
+/// reach past the end when the container's duration was rounded up), in seconds.
+pub fn clip_duration(span: ClipSpan, source_secs: f64) -> f64 {
+    let end = if source_secs > 0.0 {
+        span.end.min(source_secs)
+    } else {
+        span.end
+    };
+    (end - span.start.max(0.0)).max(0.0)
+}
+
+/// The plan for an input with nothing to edit.
 pub fn plan(probe: &Probe) -> Plan {
+    plan_with(probe, Edits::default())
+}
+
+/// The plan for an input: a remux when its streams can be copied and nothing is to be
+/// edited (cutting and burning in both need decoded frames), else a transcode.
+pub fn plan_with(probe: &Probe, edits: Edits) -> Plan {
     match &probe.video {
-        Some(video) if remux_blocker(video, probe.audio.as_ref()).is_none() => Plan::Remux,
-        Some(video) => Plan::Transcode {
-            ladder: ladder(video),
-        },
-        None => Plan::Transcode { ladder: Vec::new() },
+        Some(video) if edits.is_empty() && remux_blocker(video, probe.audio.as_ref()).is_none() => {
+            Plan::Remux {
+                lower: lower_rungs(probe),
+            }
+        }
+        _ => transcode(probe, edits),
+    }
+}
+
+/// The transcode plan for an input, whatever its codecs.
+pub fn transcode(probe: &Probe, edits: Edits) -> Plan {
+    Plan::Transcode {
+        ladder: probe.video.as_ref().map(ladder).unwrap_or_default(),
+        edits,
     }
 }
 
@@ -86,6 +213,12 @@ pub fn remux_blocker(video: &VideoStream, audio: Option<&AudioStream>) -> Option
     if video.fps.is_some_and(|fps| fps > MAX_REMUX_FPS) {
         return Some(format!("{:?} fps", video.fps));
     }
+    if let Some(gap) = video
+        .max_keyframe_interval
+        .filter(|gap| *gap > MAX_REMUX_KEYFRAME_INTERVAL_SECS)
+    {
+        return Some(format!("key frames {gap:.1}s apart"));
+    }
     audio.and_then(remux_blocker_audio)
 }
 
@@ -99,20 +232,26 @@ pub fn remux_blocker_audio(audio: &AudioStream) -> Option<String> {
     (!playable).then(|| format!("audio codec {} {:?}", audio.codec, audio.profile))
 }
 
-/// Up to [`MAX_RUNGS`] rungs of [`LADDER`] that are no larger than the input; an input
-/// below the smallest rung gets one rung at its own size.
+/// The frame rate renditions of this video are encoded at.
+pub fn output_fps(video: &VideoStream) -> f64 {
+    video.fps.unwrap_or(FALLBACK_FPS).min(MAX_OUTPUT_FPS)
+}
+
+/// The transcode ladder: every [`LADDER`] height the input reaches, never upscaled; an
+/// input below the smallest gets one rung at its own size.
 pub fn ladder(video: &VideoStream) -> Vec<Rung> {
     let (width, height) = video.display_size();
     let (width, height) = (width.max(2), height.max(2));
     let short = width.min(height);
+    let fps = output_fps(video);
     let mut rungs: Vec<Rung> = Vec::new();
     for (target_short, nominal_kbps) in LADDER.into_iter().filter(|(s, _)| *s <= short) {
         let rung = scaled(
             width,
             height,
             f64::from(target_short) / f64::from(short),
-            nominal_kbps,
-            target_short,
+            (nominal_kbps, target_short),
+            fps,
         );
         if rungs
             .iter()
@@ -120,35 +259,100 @@ pub fn ladder(video: &VideoStream) -> Vec<Rung> {
         {
             rungs.push(rung);
         }
-        if rungs.len() == MAX_RUNGS {
-            break;
-        }
     }
     if rungs.is_empty() {
         let (smallest_short, smallest_kbps) = LADDER[LADDER.len() - 1];
-        rungs.push(scaled(width, height, 1.0, smallest_kbps, smallest_short));
+        rungs.push(scaled(
+            width,
+            height,
+            1.0,
+            (smallest_kbps, smallest_short),
+            fps,
+        ));
     }
-    rungs
+    never_rising(rungs)
 }
 
-/// Scales by `factor` (capped so the long side fits [`MAX_LONG_SIDE`], never upscaling)
-/// and scales the bit rate by the pixels actually encoded relative to a 16:9 frame with
-/// the nominal short side.
-fn scaled(width: u32, height: u32, factor: f64, nominal_kbps: u32, nominal_short: u32) -> Rung {
+/// The rungs encoded below a copied source: the ladder's rungs smaller than it, their
+/// rates capped by what the source spends (see the module docs).
+pub fn lower_rungs(probe: &Probe) -> Vec<Rung> {
+    let Some(video) = &probe.video else {
+        return Vec::new();
+    };
+    let source_pixels = f64::from(video.width) * f64::from(video.height);
+    let source_kbps = source_video_kbps(probe);
+    let rungs = ladder(video)
+        .into_iter()
+        .filter(|r| f64::from(r.width) * f64::from(r.height) < source_pixels)
+        .map(|mut rung| {
+            if let Some(top) = source_kbps {
+                let share = f64::from(rung.width) * f64::from(rung.height) / source_pixels;
+                let cap = (top * share.powf(CAP_AREA_EXPONENT)).floor().max(1.0) as u32;
+                rung.video_bitrate_kbps = rung.video_bitrate_kbps.min(cap);
+            }
+            rung
+        })
+        .collect();
+    never_rising(rungs)
+}
+
+/// The source's video bit rate in kbit/s: as the stream states it, else the file's
+/// average less the audio.
+pub fn source_video_kbps(probe: &Probe) -> Option<f64> {
+    let stated = probe.video.as_ref().and_then(|v| v.bit_rate);
+    let estimated = || {
+        let size = probe.size_bytes? as f64;
+        let audio = probe.audio.as_ref().and_then(|a| a.bit_rate).unwrap_or(0) as f64;
+        (probe.duration_secs > 0.0).then(|| size * 8.0 / probe.duration_secs - audio)
+    };
+    stated
+        .map(|b| b as f64)
+        .or_else(estimated)
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .map(|b| b / 1000.0)
+}
+
+/// A rung's bit rate by frame area and rate (see the module docs).
+pub fn rung_kbps(
+    width: u32,
+    height: u32,
+    (nominal_kbps, nominal_short): (u32, u32),
+    fps: f64,
+) -> u32 {
+    let nominal_pixels = f64::from(nominal_short) * f64::from(nominal_short) * 16.0 / 9.0;
+    let area = (f64::from(width) * f64::from(height) / nominal_pixels).min(1.0);
+    let fps = if fps.is_finite() && fps > 0.0 {
+        fps.min(MAX_OUTPUT_FPS)
+    } else {
+        FALLBACK_FPS
+    };
+    let rate = (fps / REFERENCE_FPS).powf(FPS_EXPONENT);
+    ((f64::from(nominal_kbps) * area * rate).round() as u32).max(MIN_VIDEO_KBPS)
+}
+
+/// Scales by `factor` (capped so the long side fits [`MAX_LONG_SIDE`], never upscaling).
+fn scaled(width: u32, height: u32, factor: f64, nominal: (u32, u32), fps: f64) -> Rung {
     let long = f64::from(width.max(height));
     let factor = factor.min(f64::from(MAX_LONG_SIDE) / long).min(1.0);
     let (w, h) = (
         even_floor(f64::from(width) * factor),
         even_floor(f64::from(height) * factor),
     );
-    let nominal_pixels = f64::from(nominal_short) * f64::from(nominal_short) * 16.0 / 9.0;
-    let share = (f64::from(w) * f64::from(h) / nominal_pixels).min(1.0);
-    let kbps = (f64::from(nominal_kbps) * share).round() as u32;
     Rung {
         width: w,
         height: h,
-        video_bitrate_kbps: kbps.max(MIN_VIDEO_KBPS),
+        video_bitrate_kbps: rung_kbps(w, h, nominal, fps),
     }
+}
+
+/// Caps each rung's rate at the one above it.
+fn never_rising(mut rungs: Vec<Rung>) -> Vec<Rung> {
+    let mut ceiling = u32::MAX;
+    for rung in &mut rungs {
+        rung.video_bitrate_kbps = rung.video_bitrate_kbps.min(ceiling);
+        ceiling = rung.video_bitrate_kbps;
+    }
+    rungs
 }
 
 /// Rounds down to an even number, at least 2: never larger than the input.
@@ -157,177 +361,5 @@ fn even_floor(x: f64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn video(codec: &str, width: u32, height: u32) -> VideoStream {
-        VideoStream {
-            index: 0,
-            codec: codec.into(),
-            width,
-            height,
-            pix_fmt: Some("yuv420p".into()),
-            fps: Some(30.0),
-            profile: Some("High".into()),
-            level: Some(40),
-            bit_rate: None,
-            rotation: 0,
-            sample_aspect_ratio: None,
-            frame_count: None,
-        }
-    }
-
-    fn aac() -> AudioStream {
-        AudioStream {
-            index: 1,
-            codec: "aac".into(),
-            profile: Some("LC".into()),
-            channels: Some(2),
-            sample_rate: Some(48000),
-            bit_rate: None,
-        }
-    }
-
-    fn probe(video: VideoStream, audio: Option<AudioStream>) -> Probe {
-        Probe {
-            duration_secs: 10.0,
-            format_name: "mov,mp4".into(),
-            size_bytes: None,
-            video: Some(video),
-            audio,
-        }
-    }
-
-    fn sizes(plan: &Plan) -> Vec<(u32, u32)> {
-        match plan {
-            Plan::Transcode { ladder } => ladder.iter().map(|r| (r.width, r.height)).collect(),
-            Plan::Remux => panic!("expected a transcode"),
-        }
-    }
-
-    #[test]
-    fn browser_ready_h264_is_remuxed() {
-        assert_eq!(
-            plan(&probe(video("h264", 1280, 720), Some(aac()))),
-            Plan::Remux
-        );
-        assert_eq!(plan(&probe(video("h264", 1920, 1080), None)), Plan::Remux);
-        assert_eq!(
-            plan(&probe(video("h264", 1080, 1920), Some(aac()))),
-            Plan::Remux,
-            "portrait fits too"
-        );
-    }
-
-    #[test]
-    fn anything_else_is_transcoded() {
-        let mut v = video("h264", 1280, 720);
-        v.pix_fmt = Some("yuv422p".into());
-        assert_eq!(
-            sizes(&plan(&probe(v, None))),
-            vec![(1280, 720), (852, 480), (640, 360)]
-        );
-
-        let mut v = video("h264", 1280, 720);
-        v.profile = Some("High 10".into());
-        assert!(remux_blocker(&v, None).unwrap().contains("High 10"));
-
-        let mut opus = aac();
-        opus.codec = "opus".into();
-        assert!(remux_blocker(&video("h264", 1280, 720), Some(&opus)).is_some());
-        assert!(remux_blocker(&video("h264", 2560, 1440), None).is_some());
-        let mut rotated = video("h264", 1280, 720);
-        rotated.rotation = 90;
-        assert!(remux_blocker(&rotated, None).is_some());
-        let mut fast = video("h264", 1280, 720);
-        fast.fps = Some(120.0);
-        assert!(remux_blocker(&fast, None).is_some());
-    }
-
-    #[test]
-    fn ladder_is_capped_at_three_and_never_upscales() {
-        assert_eq!(
-            sizes(&plan(&probe(video("hevc", 3840, 2160), None))),
-            vec![(1920, 1080), (1280, 720), (852, 480)]
-        );
-        assert_eq!(
-            sizes(&plan(&probe(video("vp9", 854, 480), None))),
-            vec![(854, 480), (640, 360)]
-        );
-        assert_eq!(
-            sizes(&plan(&probe(video("vp9", 900, 500), None))),
-            vec![(864, 480), (648, 360)]
-        );
-    }
-
-    #[test]
-    fn small_inputs_get_one_rung_at_their_own_even_size() {
-        let p = plan(&probe(video("mpeg4", 321, 241), None));
-        assert_eq!(sizes(&p), vec![(320, 240)]);
-        let Plan::Transcode { ladder } = p else {
-            unreachable!()
-        };
-        assert!(
-            ladder[0].video_bitrate_kbps >= MIN_VIDEO_KBPS && ladder[0].video_bitrate_kbps < 800
-        );
-    }
-
-    #[test]
-    fn portrait_and_rotated_inputs_keep_their_orientation() {
-        assert_eq!(
-            sizes(&plan(&probe(video("vp9", 720, 1280), None))),
-            vec![(720, 1280), (480, 852), (360, 640)]
-        );
-        let mut phone = video("h264", 1920, 1080);
-        phone.rotation = 270;
-        assert_eq!(
-            sizes(&plan(&probe(phone, None))),
-            vec![(1080, 1920), (720, 1280), (480, 852)]
-        );
-    }
-
-    #[test]
-    fn ultra_wide_inputs_fit_the_long_side_cap() {
-        let rungs = ladder(&video("vp9", 5760, 1080));
-        assert_eq!(
-            rungs[0],
-            Rung {
-                width: 1920,
-                height: 360,
-                video_bitrate_kbps: rungs[0].video_bitrate_kbps
-            }
-        );
-        assert!(
-            rungs
-                .iter()
-                .all(|r| r.width <= MAX_LONG_SIDE && r.width % 2 == 0 && r.height % 2 == 0)
-        );
-        assert_eq!(
-            rungs.len(),
-            1,
-            "every ladder step collapses to the same size: {rungs:?}"
-        );
-    }
-
-    #[test]
-    fn anamorphic_sources_are_stretched() {
-        let mut dvd = video("mpeg2video", 720, 576);
-        dvd.sample_aspect_ratio = Some((64, 45));
-        assert_eq!(
-            sizes(&plan(&probe(dvd, None))),
-            vec![(852, 480), (640, 360)]
-        );
-    }
-
-    #[test]
-    fn bit_rates_follow_the_ladder() {
-        let rungs = ladder(&video("vp9", 1920, 1080));
-        assert_eq!(
-            rungs
-                .iter()
-                .map(|r| r.video_bitrate_kbps)
-                .collect::<Vec<_>>(),
-            vec![5000, 2800, 1398]
-        );
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;

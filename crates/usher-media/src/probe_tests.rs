@@ -162,3 +162,148 @@ fn clock_and_ratio_parsing() {
     assert_eq!(parse_ratio("25/1"), Some(25.0));
     assert_eq!(parse_ratio("0/0"), None);
 }
+
+#[test]
+fn key_frame_spacing_comes_from_the_packet_scan() {
+    let p = fixture("h264_sparse_keyframes.mp4");
+    let v = p.video.as_ref().unwrap();
+    // Key frames at 0 and 15 s; the scan ends at the last packet, 23.9 s.
+    assert_eq!(v.max_keyframe_interval, Some(15.0));
+    assert!(
+        crate::plan::remux_blocker(v, None)
+            .unwrap()
+            .contains("key frames 15.0s apart")
+    );
+    assert_eq!(v.reorder_depth, Some(2));
+    // Fixtures made without the scan know nothing of key frames, which is not a reason
+    // to refuse a remux.
+    let old = fixture("h264_aac_720p.mp4");
+    assert_eq!(old.video.as_ref().unwrap().max_keyframe_interval, None);
+    assert!(crate::plan::plan(&old).is_remux());
+}
+
+mod properties {
+    //! ffprobe reports what an uploaded file's container says (sizes, rates, rotation,
+    //! tags are the uploader's to choose): whatever it prints, parsing, classifying and
+    //! planning give an answer or an error, never a panic.
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::plan::{Plan, plan};
+
+    /// Values ffprobe prints, and values a crafted container could make it print.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            (0u32..5000).prop_map(|n| json!(n.to_string())),
+            prop::sample::select(vec![
+                "N/A",
+                "0/0",
+                "1/0",
+                "30000/1001",
+                "25/1",
+                "-1/2",
+                "1:0",
+                "0:1",
+                "4:3",
+                "4294967295:1",
+                "-90",
+                "90.0",
+                "1e308",
+                "-1e308",
+                "NaN",
+                "inf",
+                "h264",
+                "",
+                "00:01:02.5",
+                "99999999999:00:00",
+            ])
+            .prop_map(|s| json!(s)),
+        ]
+    }
+
+    fn stream() -> impl Strategy<Value = Value> {
+        let keys = prop::sample::select(vec![
+            "index",
+            "codec_name",
+            "width",
+            "height",
+            "pix_fmt",
+            "profile",
+            "level",
+            "bit_rate",
+            "avg_frame_rate",
+            "r_frame_rate",
+            "nb_frames",
+            "duration",
+            "sample_aspect_ratio",
+            "channels",
+            "sample_rate",
+        ]);
+        (
+            prop::sample::select(vec!["video", "audio", "subtitle", "data"]),
+            prop::collection::btree_map(keys, value(), 0..12),
+            value(),
+            value(),
+            any::<bool>(),
+        )
+            .prop_map(|(kind, fields, rotation, rotate, cover)| {
+                let mut s = json!({
+                    "codec_type": kind,
+                    "side_data_list": [{"rotation": rotation}],
+                    "tags": {"rotate": rotate},
+                    "disposition": {"attached_pic": u8::from(cover)},
+                });
+                for (k, v) in fields {
+                    s[k] = v;
+                }
+                s
+            })
+    }
+
+    fn output() -> impl Strategy<Value = Value> {
+        (
+            prop::collection::vec(stream(), 0..4),
+            value(),
+            value(),
+            prop::sample::select(vec![
+                "mov,mp4,m4a,3gp,3g2,mj2",
+                "matroska,webm",
+                "png_pipe",
+                "mp3",
+            ]),
+        )
+            .prop_map(|(streams, duration, size, format_name)| {
+                json!({
+                    "streams": streams,
+                    "format": {"duration": duration, "size": size, "format_name": format_name},
+                })
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_ffprobe_shaped_output_is_read_classified_and_planned(doc in output()) {
+            let probe = parse_ffprobe_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
+            if let Some(v) = &probe.video {
+                let _ = v.display_size();
+                prop_assert!(matches!(v.rotation, 0 | 90 | 180 | 270));
+            }
+            if classify(&probe).is_ok()
+                && let Plan::Transcode { ladder, .. } = plan(&probe)
+            {
+                prop_assert!(!ladder.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_bytes_are_read_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_ffprobe_json(&bytes);
+        }
+    }
+}

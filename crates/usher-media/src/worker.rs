@@ -1,6 +1,7 @@
 //! The media worker: claims jobs from the database queue — `package` turns the stored
-//! upload into published outputs, `copy` (see [`crate::copy`]) first fetches a video
-//! from its URL — and records the outcome on the video. Outputs are written to scratch
+//! upload (or, for a clip, its source's upload) into a published ladder, `copy` (see
+//! [`crate::copy`]) first fetches a video from its URL — and records the outcome on the
+//! video. Outputs are written to scratch
 //! space, copied into a fresh generation in the blob store, and only then switched to
 //! in one database update, so a crash at any point leaves either the old state or the
 //! new one visible, never half of a rendition.
@@ -12,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::now_micros;
-use usher_core::{ErrorReason, Video, VideoState};
+use usher_core::{ErrorReason, Video, VideoId, VideoState};
 use usher_outbound::{AddressPolicy, FetchError, Outbound};
 use usher_store::layout::{
     generation_prefix, is_generation, masters_prefix, original_key, outputs_prefix,
@@ -20,10 +21,18 @@ use usher_store::layout::{
 use usher_store::{AUDIO_JOB, Blobs, COPY_JOB, Db, Job, ProcessingUpdate, StoreError};
 
 use crate::audio::{AudioEncoder, AudioError};
+use crate::command::DOWNLOAD_FILE;
 use crate::copy::{Copier, CopyError};
+
+#[path = "worker_inputs.rs"]
+mod inputs;
+#[path = "worker_rungs.rs"]
+mod rungs;
 use crate::error::MediaError;
+use crate::plan::{Edits, Plan, plan_with};
+use crate::probe::MIN_DURATION_SECS;
 use crate::tools::Tools;
-use crate::{package, plan, probe, publish, thumbnail, thumbnail_time};
+use crate::{package, probe, publish, thumbnail, thumbnail_time};
 use usher_core::video::DEFAULT_MAX_VIDEO_BYTES;
 
 /// How long a claim lasts without renewal; a worker that dies loses its job after this.
@@ -38,6 +47,10 @@ pub const MAX_ATTEMPTS: i64 = 3;
 const RETRY_BACKOFF: Duration = Duration::from_secs(5);
 /// Progress is written to the database at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// How far up a chain of clips of clips the worker looks for the upload to cut from.
+pub const MAX_CLIP_ANCESTORS: usize = 32;
+/// The poster frame, relative to a generation.
+pub const THUMBNAIL_FILE: &str = "thumbnails/thumbnail.jpg";
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -53,6 +66,10 @@ pub struct WorkerConfig {
     /// How long a claimed job stays this worker's without a renewal: after a crash on
     /// another machine, the wait before some other worker takes the job over.
     pub lease: Duration,
+    /// Publish a remuxed video's copied top rendition as soon as it is packaged (the
+    /// video turns `ready` then), and the rungs below it afterwards, as a new
+    /// generation. Off: the video turns `ready` once its whole ladder is published.
+    pub progressive_publishing: bool,
 }
 
 impl WorkerConfig {
@@ -64,6 +81,7 @@ impl WorkerConfig {
             copy_policy: AddressPolicy::public_only(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
             lease: LEASE,
+            progressive_publishing: false,
         }
     }
 }
@@ -333,6 +351,10 @@ impl Worker {
         let Some(video) = self.db.video_by_uid(uid).await? else {
             return Ok(()); // deleted while queued
         };
+        if video.state == VideoState::Ready {
+            // Taken back after a crash between publishing a top rendition and the rest.
+            return self.finish_ladder(&video).await;
+        }
         if video.state.is_final() {
             return Ok(());
         }
@@ -351,55 +373,71 @@ impl Worker {
             .prefix("job-")
             .tempdir_in(&self.cfg.scratch)
             .map_err(|e| MediaError::io("creating a scratch directory", e))?;
-        let input = self.local_input(&video, work.path()).await?;
+        let source = match video.clip {
+            Some(_) => self.clip_source(&video).await?,
+            None => uid.clone(),
+        };
+        let input = self
+            .local_blob(&original_key(&source), &work.path().join("input"))
+            .await?;
 
         let probed = probe(&self.tools, &input).await?;
+        let edits = Edits {
+            clip: video.clip,
+            watermark: match &video.watermark {
+                Some(mark) => Some(self.overlay(&video, mark, work.path()).await?),
+                None => None,
+            },
+        };
+        let plan = plan_with(&probed, edits);
+        let duration = plan.output_duration(&probed);
         self.db
             .set_probed(
                 uid,
                 &ProcessingUpdate {
-                    duration: Some(probed.duration_secs),
+                    duration: Some(duration),
                     width: probed.video.as_ref().map(|v| i64::from(v.display_size().0)),
                     height: probed.video.as_ref().map(|v| i64::from(v.display_size().1)),
                 },
             )
             .await?;
+        if duration < MIN_DURATION_SECS {
+            // A clip that starts past the end of its source.
+            return Err(JobError::Refused(ErrorReason::DurationTooShort));
+        }
         if let Some(max) = video.max_duration_seconds
-            && probed.duration_secs > max as f64
+            && duration > max as f64
         {
             return Err(JobError::Refused(ErrorReason::DurationExceedConstraint));
         }
 
+        // Progressive publishing: the copy first, the rungs below it once it is out.
+        let (first, later) = match &plan {
+            Plan::Remux { lower } if self.cfg.progressive_publishing && !lower.is_empty() => {
+                (Plan::Remux { lower: vec![] }, Some(lower.clone()))
+            }
+            _ => (plan.clone(), None),
+        };
         let out = work.path().join("out");
-        let plan = plan(&probed);
         let progress = ProgressWriter::spawn(self.db.clone(), uid.clone());
         let report = progress.reporter();
-        let packaged = package(&self.tools, &input, &probed, &plan, &out, move |f| {
+        let packaged = package(&self.tools, &input, &probed, &first, &out, move |f| {
             report(f)
         })
         .await;
         progress.stop().await;
         let packaged = packaged?;
 
-        let at = thumbnail_time(video.thumbnail_pct, packaged.duration_secs);
-        let thumb = out.join("thumbnails").join("thumbnail.jpg");
-        if let Some(dir) = thumb.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
-        }
-        thumbnail(&self.tools, &input, at, &thumb, None).await?;
-
-        let generation = random_hex_id();
-        let prefix = generation_prefix(uid, &generation);
         let mut files = packaged.files.clone();
-        files.push(PathBuf::from("thumbnails/thumbnail.jpg"));
-        for rel in &files {
-            let key = format!("{prefix}/{}", rel.to_string_lossy());
-            self.blobs.put_file(&key, &out.join(rel)).await?;
-        }
-        // Everything is in the store: scratch goes before the video is announced ready.
-        remove_scratch(work).await;
+        files.push(
+            self.poster(&out, video.thumbnail_pct, packaged.duration_secs)
+                .await?,
+        );
+        let generation = self.upload_generation(uid, &out, &files).await?;
+        // Everything is in the store: scratch goes before the video is announced ready
+        // (but for the upload, when the rungs below the copy still need it).
+        remove_dir(&out).await;
+        let prefix = generation_prefix(uid, &generation);
         // Captions and audio tracks added while the video was processed are published
         // with it; later changes are caught up by `republish` below.
         let masters = publish::prepare(&self.db, &self.blobs, uid, &packaged.index).await?;
@@ -424,26 +462,58 @@ impl Worker {
             Some(_) => {}
         }
         publish::remove_stale(&self.blobs, uid, &masters, None).await;
+        self.catch_up_tracks(uid).await;
+        if let Some(lower) = later {
+            let top = rungs::TopAlone {
+                uid,
+                generation: &generation,
+                index: &packaged.index,
+            };
+            self.publish_rungs(top, &input, &probed, &lower, work.path())
+                .await?;
+        }
+        remove_scratch(work).await;
+        Ok(())
+    }
+
+    /// Cuts the poster frame into `out` at `pct` of the video, from the packaged MP4,
+    /// not the upload: a clip's poster is inside the clip, and a watermark is on it.
+    /// Returns its path relative to `out`.
+    async fn poster(&self, out: &Path, pct: f64, duration_secs: f64) -> Result<PathBuf, JobError> {
+        let at = thumbnail_time(pct, duration_secs);
+        let thumb = out.join(THUMBNAIL_FILE);
+        if let Some(dir) = thumb.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| MediaError::io("creating the thumbnail directory", e))?;
+        }
+        thumbnail(&self.tools, &out.join(DOWNLOAD_FILE), at, &thumb, None).await?;
+        Ok(PathBuf::from(THUMBNAIL_FILE))
+    }
+
+    /// Publishes the captions and audio tracks changed while the video was packaged.
+    async fn catch_up_tracks(&self, uid: &VideoId) {
         if let Err(e) = publish::republish(&self.db, &self.blobs, uid).await {
             // The video is ready with the tracks it had when packaged; the next change
             // to its tracks publishes again.
             tracing::warn!(error = %e, "could not publish tracks added during packaging");
         }
-        Ok(())
     }
 
-    /// The upload as a local file: the blob itself when media is on local disk,
-    /// otherwise a copy in the job's scratch directory.
-    async fn local_input(&self, video: &Video, work: &Path) -> Result<PathBuf, JobError> {
-        let key = original_key(&video.uid);
-        if let Some(path) = self.blobs.local_path(&key)
-            && tokio::fs::metadata(&path).await.is_ok()
-        {
-            return Ok(path);
+    /// Copies `files` (relative to `out`) into a fresh generation; returns its name.
+    async fn upload_generation(
+        &self,
+        uid: &VideoId,
+        out: &Path,
+        files: &[PathBuf],
+    ) -> Result<String, JobError> {
+        let generation = random_hex_id();
+        let prefix = generation_prefix(uid, &generation);
+        for rel in files {
+            let key = format!("{prefix}/{}", rel.to_string_lossy());
+            self.blobs.put_file(&key, &out.join(rel)).await?;
         }
-        let path = work.join("input");
-        self.blobs.download_to(&key, &path).await?;
-        Ok(path)
+        Ok(generation)
     }
 
     /// Removes output generations a crashed earlier attempt left behind.
@@ -460,6 +530,16 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes a directory of published outputs off the async threads; a failure only
+/// leaves files for the job's scratch cleanup.
+async fn remove_dir(dir: &Path) {
+    let dir = dir.to_path_buf();
+    let outcome = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    if let Err(e) = outcome.map_err(std::io::Error::other).and_then(|r| r) {
+        tracing::debug!(error = %e, "could not remove published outputs from scratch");
     }
 }
 

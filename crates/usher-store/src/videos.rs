@@ -607,6 +607,67 @@ impl Db {
         Ok(old)
     }
 
+    /// Switches a ready video from generation `from` to `to` (a fuller set of outputs
+    /// published beside it: the rest of a ladder whose top was published first), with
+    /// `masters` rendered over `to` if given. Conditional, like [`Db::mark_ready`]: `None`,
+    /// and nothing changed, if the video is gone, no longer ready, or on another
+    /// generation — the caller then deletes `to`. Otherwise the masters revision it
+    /// replaced. No webhook: the video was already announced ready.
+    pub async fn replace_generation(
+        &self,
+        uid: &VideoId,
+        from: &str,
+        to: &str,
+        masters: Option<&Masters>,
+        now: Micros,
+    ) -> Result<Option<Option<String>>> {
+        let mut tx = self.write_tx().await?;
+        let old: Option<Option<String>> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT manifest_revision FROM videos WHERE uid = $1 AND state = 'ready' \
+             AND media_generation = $2{}",
+            self.lock_read()
+        )))
+        .bind(uid.as_str())
+        .bind(from)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if old.is_none() {
+            return Ok(None);
+        }
+        // The masters go with the generation: they list its renditions. Tracks changed
+        // meanwhile leave the version behind, for the caller's republish to catch up.
+        let switched = match masters {
+            Some(m) => sqlx::query(
+                "UPDATE videos SET media_generation = $1, modified = $2, manifest_revision = $3, \
+                 published_tracks_version = $4, published_audio = $5 WHERE uid = $6",
+            )
+            .bind(to)
+            .bind(now)
+            .bind(&m.revision)
+            .bind(m.version)
+            .bind(json(&m.audio)?)
+            .bind(uid.as_str()),
+            None => {
+                sqlx::query("UPDATE videos SET media_generation = $1, modified = $2 WHERE uid = $3")
+                    .bind(to)
+                    .bind(now)
+                    .bind(uid.as_str())
+            }
+        }
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if switched != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "video {uid} changed while locked"
+            )));
+        }
+        self.bump_access_version(&mut *tx).await?;
+        tx.commit().await?;
+        self.mark_access_stale();
+        Ok(old)
+    }
+
     pub async fn mark_error(&self, uid: &VideoId, reason: ErrorReason, now: Micros) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(

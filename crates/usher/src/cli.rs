@@ -362,6 +362,12 @@ pub struct ServeArgs {
     /// The variable takes true/false, 1/0, yes/no or on/off.
     #[arg(long, env = "USHER_COPY_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub copy_allow_private: bool,
+    /// Publish a remuxed upload's own stream as soon as it is packaged, so the video
+    /// turns `ready` then, and the lower renditions of its ladder afterwards (a new
+    /// generation, switched to at once). Without it a video turns `ready` once its whole
+    /// ladder is published. The variable takes true/false, 1/0, yes/no or on/off.
+    #[arg(long, env = "USHER_PROGRESSIVE_PUBLISHING", value_parser = clap::builder::BoolishValueParser::new())]
+    pub progressive_publishing: bool,
     /// A network `POST …/stream/copy` may fetch from in addition to public addresses
     /// (e.g. an internal media server, 10.1.2.3/32); repeat for several.
     #[arg(
@@ -486,6 +492,7 @@ mod tests {
             "--reaper-interval-secs",
             "1",
             "--copy-allow-private",
+            "--progressive-publishing",
         ])
         .unwrap();
         let Command::Serve(s) = cli.command else {
@@ -493,6 +500,14 @@ mod tests {
         };
         assert_eq!(s.reaper_interval_secs, 1);
         assert!(s.copy_allow_private);
+        assert!(s.progressive_publishing);
+        let Command::Serve(plain) = Cli::try_parse_from(["usher", "serve"]).unwrap().command else {
+            panic!()
+        };
+        assert!(
+            !plain.progressive_publishing,
+            "the whole ladder first by default"
+        );
         assert!(
             Cli::try_parse_from(["usher", "serve", "--reaper-interval-secs", "0"]).is_err(),
             "a zero interval would spin"

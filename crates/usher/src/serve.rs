@@ -232,6 +232,7 @@ async fn start_workers(
                 copy_policy: args.copy_policy(),
                 max_video_bytes: args.max_video_bytes,
                 lease: Duration::from_secs(args.job_lease_secs),
+                progressive_publishing: args.progressive_publishing,
                 ..WorkerConfig::new(
                     format!("{}-{n}", liveness::this_process()),
                     scratch.to_path_buf(),

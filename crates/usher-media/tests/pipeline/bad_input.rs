@@ -103,8 +103,16 @@ async fn an_mp4_cut_short_before_its_index_is_malformed() {
 }
 
 /// A `+faststart` MP4 (index first) whose media is cut or overwritten: it probes fine,
-/// and the damage only shows while packaging.
+/// and the damage only shows while packaging. Packaged as a copy alone (no rungs
+/// below it, which would decode it), to test what notices damage in copied media.
 async fn package_damaged(damage: impl FnOnce(Vec<u8>) -> Vec<u8>) -> MediaError {
+    package_damaged_as(damage, |_| Plan::Remux { lower: vec![] }).await
+}
+
+async fn package_damaged_as(
+    damage: impl FnOnce(Vec<u8>) -> Vec<u8>,
+    plan_for: impl FnOnce(&usher_media::Probe) -> Plan,
+) -> MediaError {
     let tmp = tempfile::tempdir().unwrap();
     let input = h264_aac_720p(tmp.path());
     let faststart = tmp.path().join("faststart.mp4");
@@ -129,7 +137,7 @@ async fn package_damaged(damage: impl FnOnce(Vec<u8>) -> Vec<u8>) -> MediaError 
         &tools,
         &damaged,
         &probed,
-        &Plan::Remux,
+        &plan_for(&probed),
         &tmp.path().join("out"),
         |_| {},
     )
@@ -155,6 +163,28 @@ async fn garbage_after_the_header_is_malformed() {
     assert!(!err.is_retryable());
     // ffmpeg copies the noise without complaint; the sample walk (integrity.rs) finds it.
     assert!(err.to_string().contains("NAL"), "{err}");
+}
+
+/// The same noise under the whole ladder: the rungs below the copy decode it, and ffmpeg
+/// (`-xerror`) stops at the first undecodable frame.
+#[tokio::test]
+async fn garbage_under_a_ladder_is_malformed() {
+    let err = package_damaged_as(
+        |mut bytes| {
+            let mut x = 0x2545_f491_4f6c_dd1d_u64;
+            for b in bytes.iter_mut().skip(60_000) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            bytes
+        },
+        usher_media::plan,
+    )
+    .await;
+    assert_eq!(err.reason(), ErrorReason::MalformedVideo, "{err}");
+    assert!(!err.is_retryable());
 }
 
 #[tokio::test]

@@ -4,9 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod clip;
+mod ladder;
 mod remux;
 mod thumbnail;
 mod transcode;
+mod watermark;
 mod worker_store;
 
 use std::path::{Path, PathBuf};
@@ -222,4 +225,95 @@ pub fn assert_relative_only(text: &str, out_dir: &Path) {
         "{text}"
     );
     assert!(!text.contains(".."), "{text}");
+}
+
+/// Where each segment of a rendition starts being shown, by ffprobe (not our own MP4
+/// reader): its init segment and the segment concatenated, the earliest video packet's
+/// presentation time. Equal lists mean players can switch between the renditions at
+/// any segment.
+pub fn segment_start_times(rendition_dir: &Path) -> Vec<f64> {
+    let playlist = std::fs::read_to_string(rendition_dir.join("index.m3u8")).unwrap();
+    let init = std::fs::read(rendition_dir.join("init.mp4")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    playlist
+        .lines()
+        .filter(|l| l.ends_with(".m4s"))
+        .map(|name| {
+            let joined = scratch.path().join(name).with_extension("mp4");
+            let segment = std::fs::read(rendition_dir.join(name)).unwrap();
+            std::fs::write(&joined, [init.clone(), segment].concat()).unwrap();
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-select_streams", "v:0"])
+                .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+                .arg(&joined)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.trim().parse::<f64>().ok())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect()
+}
+
+/// One decoded frame of `input` (a file or a playlist) at `at` seconds, as packed RGB.
+pub fn rgb_frame(input: &Path, at: f64) -> Vec<u8> {
+    decoded_frame(input, at, "rgb24")
+}
+
+/// The luma plane of the frame at `at` seconds (the first `width × height` bytes of a
+/// decoded yuv420p frame).
+pub fn luma_frame(input: &Path, at: f64) -> Vec<u8> {
+    decoded_frame(input, at, "yuv420p")
+}
+
+fn decoded_frame(input: &Path, at: f64, pix_fmt: &str) -> Vec<u8> {
+    // No seek for the first frame: ffmpeg 5.1's HLS demuxer, asked to seek to 0, skips
+    // to the second key frame when the first is shown a little after 0.
+    let seek = if at > 0.0 {
+        vec!["-ss".to_owned(), format!("{at:.3}")]
+    } else {
+        Vec::new()
+    };
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(seek)
+        .arg("-i")
+        .arg(input)
+        .args(["-frames:v", "1", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Mean of each channel of packed RGB `frame` (`width` pixels wide) over the rectangle
+/// `x0..x1` × `y0..y1`.
+pub fn mean_rgb(
+    frame: &[u8],
+    width: usize,
+    (x0, x1): (usize, usize),
+    (y0, y1): (usize, usize),
+) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let at = (y * width + x) * 3;
+            for (c, total) in sum.iter_mut().enumerate() {
+                *total += f64::from(frame[at + c]);
+            }
+        }
+    }
+    let n = ((x1 - x0) * (y1 - y0)) as f64;
+    sum.map(|total| total / n)
 }

@@ -1,8 +1,9 @@
-//! H.264/AAC input: copied, not re-encoded, into HLS + DASH + MP4.
+//! H.264/AAC input: copied, not re-encoded, into the top rendition of HLS + DASH and
+//! the MP4, with the lower rungs of the ladder encoded below it.
 
 use std::path::{Path, PathBuf};
 
-use usher_media::{Plan, Track, package, plan, probe};
+use usher_media::{Track, package, plan, probe};
 
 use crate::*;
 
@@ -12,21 +13,16 @@ async fn h264_aac_720p_is_remuxed_into_playable_hls_dash_and_mp4() {
     let input = h264_aac_720p(tmp.path());
     let tools = tools();
     let probed = probe(&tools, &input).await.unwrap();
-    assert_eq!(plan(&probed), Plan::Remux);
+    let chosen = plan(&probed);
+    assert!(chosen.is_remux(), "{chosen:?}");
 
     let out = tmp.path().join("out");
     let progress = Progress::default();
-    let packaged = package(
-        &tools,
-        &input,
-        &probed,
-        &Plan::Remux,
-        &out,
-        progress.callback(),
-    )
-    .await
-    .unwrap();
+    let packaged = package(&tools, &input, &probed, &chosen, &out, progress.callback())
+        .await
+        .unwrap();
     progress.assert_complete();
+    assert_eq!(packaged.plan, chosen);
 
     // The exact layout, and nothing else on disk (ffmpeg's own playlists are gone).
     let mut expected: Vec<PathBuf> = [
@@ -38,7 +34,7 @@ async fn h264_aac_720p_is_remuxed_into_playable_hls_dash_and_mp4() {
     .iter()
     .map(PathBuf::from)
     .collect();
-    for id in ["v0", "a0"] {
+    for id in ["v0", "v1", "v2", "v3", "a0"] {
         for file in [
             "index.m3u8",
             "init.mp4",
@@ -77,8 +73,22 @@ async fn h264_aac_720p_is_remuxed_into_playable_hls_dash_and_mp4() {
             .iter()
             .map(|r| r.segment_count)
             .collect::<Vec<_>>(),
-        vec![3, 3]
+        vec![3, 3, 3, 3, 3]
     );
+    // The ladder below the copy, cut where the copy is cut.
+    let sizes: Vec<(u32, u32)> = packaged
+        .index
+        .video()
+        .map(|r| match r.track {
+            Track::Video { width, height, .. } => (width, height),
+            Track::Audio { .. } => unreachable!(),
+        })
+        .collect();
+    assert_eq!(sizes, [(1280, 720), (852, 480), (640, 360), (426, 240)]);
+    for r in packaged.index.video() {
+        let cuts: Vec<f64> = r.segments.iter().map(|s| r.seconds(s.duration)).collect();
+        assert_eq!(cuts, secs, "{}", r.id);
+    }
 
     // Codec strings come from the stream: High profile (0x64), level 3.1 (0x1f).
     let master = std::fs::read_to_string(out.join("manifest/video.m3u8")).unwrap();
@@ -86,6 +96,7 @@ async fn h264_aac_720p_is_remuxed_into_playable_hls_dash_and_mp4() {
         master.contains("CODECS=\"avc1.64001f,mp4a.40.2\""),
         "{master}"
     );
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 4, "{master}");
     assert!(
         master.contains("#EXT-X-MEDIA:TYPE=AUDIO")
             && master.contains("RESOLUTION=1280x720")
@@ -173,12 +184,21 @@ async fn video_without_audio_has_no_audio_rendition() {
     let tools = tools();
     let probed = probe(&tools, &input).await.unwrap();
     assert!(probed.audio.is_none());
-    assert_eq!(plan(&probed), Plan::Remux);
+    let chosen = plan(&probed);
+    assert!(chosen.is_remux());
     let out = tmp.path().join("out");
-    let packaged = package(&tools, &input, &probed, &Plan::Remux, &out, |_| {})
+    let packaged = package(&tools, &input, &probed, &chosen, &out, |_| {})
         .await
         .unwrap();
-    assert_eq!(packaged.renditions.len(), 1);
+    assert_eq!(
+        packaged
+            .renditions
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["v0", "v1"],
+        "360p and 240p, no audio"
+    );
     assert!(!out.join("manifest/a0").exists());
     let master = std::fs::read_to_string(out.join("manifest/video.m3u8")).unwrap();
     assert!(
@@ -215,11 +235,14 @@ async fn mpeg_ts_input_is_remuxed_too() {
     );
     let tools = tools();
     let probed = probe(&tools, &input).await.unwrap();
-    assert_eq!(plan(&probed), Plan::Remux);
+    let chosen = plan(&probed);
+    assert!(chosen.is_remux());
     let out = tmp.path().join("out");
-    package(&tools, &input, &probed, &Plan::Remux, &out, |_| {})
+    let packaged = package(&tools, &input, &probed, &chosen, &out, |_| {})
         .await
         .unwrap();
+    assert!(packaged.plan.is_remux(), "TS timestamps line up too");
+    assert_eq!(packaged.index.video().count(), 2);
     let mp4 = ffprobe(&out.join("downloads/default.mp4"));
     assert_eq!(codecs_of(&mp4), ["h264", "aac"]);
     let played = play_with_ffmpeg(
@@ -239,7 +262,7 @@ async fn refuses_a_non_empty_output_dir() {
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("stale"), "x").unwrap();
-    let err = package(&tools, &input, &probed, &Plan::Remux, &out, |_| {})
+    let err = package(&tools, &input, &probed, &plan(&probed), &out, |_| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");

@@ -212,6 +212,35 @@ async fn prefixes_are_whole_segments_and_stores_do_not_overlap(f: &Fixture) {
     assert!(other.list("").await.unwrap().is_empty());
 }
 
+/// A copy inside the store: the same bytes under the new key, the original untouched,
+/// and a later delete of the original (a generation replaced) leaves the copy whole.
+async fn a_copy_survives_its_original(f: &Fixture) {
+    let data = pattern(PART_SIZE + 3);
+    let file = f.dir.path().join("seg");
+    std::fs::write(&file, &data).unwrap();
+    f.blobs
+        .put_file("videos/v/g1/seg.m4s", &file)
+        .await
+        .unwrap();
+    f.blobs
+        .copy("videos/v/g1/seg.m4s", "videos/v/g2/seg.m4s")
+        .await
+        .unwrap();
+    assert!(read_back(f, "videos/v/g2/seg.m4s").await == data);
+    assert_eq!(f.blobs.delete_prefix("videos/v/g1").await.unwrap(), 1);
+    assert!(
+        read_back(f, "videos/v/g2/seg.m4s").await == data,
+        "copy lost"
+    );
+    assert!(
+        f.blobs
+            .copy("videos/v/g1/seg.m4s", "videos/v/g3/x")
+            .await
+            .is_err(),
+        "nothing to copy"
+    );
+}
+
 fn write_small(f: &Fixture, key: &str) -> std::path::PathBuf {
     let path = f.dir.path().join(key.replace('/', "_"));
     std::fs::write(&path, key.as_bytes()).unwrap();
@@ -225,4 +254,5 @@ conformance!(
     an_aborted_write_leaves_nothing,
     parts_concatenate_in_order_and_a_bad_part_writes_nothing,
     prefixes_are_whole_segments_and_stores_do_not_overlap,
+    a_copy_survives_its_original,
 );

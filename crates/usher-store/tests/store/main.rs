@@ -220,6 +220,50 @@ async fn lifecycle_guards_hold_in_the_database(f: &Fixture) {
         f.db.video(&a, &uid).await.unwrap().unwrap().state,
         VideoState::Ready
     );
+    // The rest of a ladder replaces the published generation, only from the one it
+    // was built on, and edges are told to look again.
+    let epoch = f.db.access_epoch();
+    let masters = usher_store::Masters {
+        revision: "000000000000-r2".into(),
+        version: 0,
+        audio: vec![],
+    };
+    assert_eq!(
+        f.db.replace_generation(&uid, "g0", "g2", Some(&masters), 5)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(f.db.access_epoch(), epoch, "nothing changed");
+    assert_eq!(
+        f.db.replace_generation(&uid, "g1", "g2", Some(&masters), 5)
+            .await
+            .unwrap(),
+        Some(None),
+        "switched, from no masters revision"
+    );
+    assert!(f.db.access_epoch() > epoch);
+    let v = f.db.video(&a, &uid).await.unwrap().unwrap();
+    assert_eq!(
+        (v.state, v.media_generation.as_deref()),
+        (VideoState::Ready, Some("g2"))
+    );
+    let snapshot = f.db.tracks_snapshot(&uid).await.unwrap().unwrap();
+    assert_eq!(snapshot.revision.as_deref(), Some("000000000000-r2"));
+    assert_eq!(
+        f.db.replace_generation(&uid, "g1", "g3", None, 6)
+            .await
+            .unwrap(),
+        None
+    );
+    let queued = video(&f.db, &a, 7, "y").await;
+    assert!(
+        f.db.replace_generation(&queued, "g1", "g2", None, 8)
+            .await
+            .unwrap()
+            .is_none(),
+        "only a ready video"
+    );
 }
 
 async fn a_job_is_claimed_by_exactly_one_worker(f: &Fixture) {

@@ -11,6 +11,7 @@ mod browser_adaptive;
 mod cli_upload;
 mod client_ip;
 mod crash;
+mod ladder;
 mod malformed;
 mod media;
 mod ops;
@@ -36,15 +37,20 @@ pub(crate) const H264_AAC: &[&str] = &[
 
 /// The published output directory of a ready video.
 pub(crate) fn outputs(app: &app::App, uid: &str) -> PathBuf {
+    let gens = generations(app, uid);
+    assert_eq!(gens.len(), 1, "exactly one published generation: {gens:?}");
+    gens.into_iter().next().unwrap()
+}
+
+/// The generation directories of a video in a local store. Beside them sit `masters/`
+/// (manifest revisions) and `audio/` (tracks).
+pub(crate) fn generations(app: &app::App, uid: &str) -> Vec<PathBuf> {
     let dir = app.data_dir.join("media/videos").join(uid);
-    // Beside the generations: `masters/` (manifest revisions) and `audio/` (tracks).
-    let gens: Vec<_> = std::fs::read_dir(&dir)
+    std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| usher_store::layout::is_generation(&p.file_name().unwrap().to_string_lossy()))
-        .collect();
-    assert_eq!(gens.len(), 1, "exactly one published generation: {gens:?}");
-    gens.into_iter().next().unwrap()
+        .collect()
 }
 
 #[tokio::test]

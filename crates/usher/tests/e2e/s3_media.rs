@@ -134,9 +134,19 @@ async fn a_video_on_s3_is_packaged_and_served_from_the_store_for_a_token() {
 
     // The test reads the same store as the server, to know what it must send.
     let blobs = Blobs::open(&media_url).unwrap();
-    let generations = blobs.list_dirs(&format!("videos/{uid}")).await.unwrap();
-    assert_eq!(generations.len(), 1, "{generations:?}");
-    let prefix = generations[0].trim_end_matches('/').to_owned();
+    // Beside the generation sits `masters/`, the published master manifests.
+    let dirs = blobs.list_dirs(&format!("videos/{uid}")).await.unwrap();
+    let generations: Vec<_> = dirs
+        .iter()
+        .map(|d| d.trim_end_matches('/'))
+        .filter(|d| {
+            d.rsplit('/')
+                .next()
+                .is_some_and(usher_store::layout::is_generation)
+        })
+        .collect();
+    assert_eq!(generations.len(), 1, "{dirs:?}");
+    let prefix = generations[0].to_owned();
     let at = |rest: &str| format!("{}/{token}/{rest}", app.url);
     for (rest, content_type) in [
         ("manifest/video.m3u8", "application/vnd.apple.mpegurl"),

@@ -13,7 +13,7 @@
 //! the database); a second one meanwhile is refused (409).
 
 mod create;
-mod metadata;
+pub(crate) mod metadata;
 mod transfer;
 
 use axum::Router;

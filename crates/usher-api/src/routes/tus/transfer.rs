@@ -333,3 +333,42 @@ async fn terminate(
     writer.release().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn offset(v: &str) -> Option<i64> {
+        let mut h = HeaderMap::new();
+        h.insert("upload-offset", HeaderValue::from_str(v).ok()?);
+        header_i64(&h, "upload-offset")
+    }
+
+    #[test]
+    fn offsets_as_clients_send_them() {
+        assert_eq!(offset("0"), Some(0));
+        assert_eq!(offset(" 1048576 "), Some(1_048_576));
+        assert_eq!(offset("-1"), None);
+        assert_eq!(offset("1.5"), None);
+        assert_eq!(offset("0x10"), None);
+        assert_eq!(offset("9223372036854775808"), None);
+        assert_eq!(offset(""), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_is_a_non_negative_number_or_refused(v in "[ +0-9a-z.-]{0,24}|.{0,24}") {
+            if let Some(n) = offset(&v) {
+                prop_assert!(n >= 0);
+                prop_assert_eq!(v.trim().trim_start_matches('+').parse::<i64>().ok(), Some(n));
+            }
+        }
+
+        #[test]
+        fn every_offset_reads_back(n in 0i64..=i64::MAX) {
+            prop_assert_eq!(offset(&n.to_string()), Some(n));
+        }
+    }
+}
