@@ -16,6 +16,7 @@ mod jobs;
 mod keys;
 pub mod layout;
 pub mod master_key;
+mod nullable;
 mod publish;
 mod rate_counters;
 mod reaper;

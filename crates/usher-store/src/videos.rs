@@ -9,6 +9,7 @@ use usher_core::{AccountId, ClipSpan, ErrorReason, Video, VideoId, VideoState};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::jobs::{self, NewJob};
+use crate::nullable::OptF64;
 use crate::publish::Masters;
 use crate::row::{flag, get, parse};
 use crate::webhooks::{self, WEBHOOK_JOB};
@@ -262,8 +263,8 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     .bind(&v.manifest_revision)
     .bind(json(&v.published_audio)?)
     .bind(v.clipped_from.as_ref().map(|u| u.as_str().to_owned()))
-    .bind(v.clip.map(|c| c.start))
-    .bind(v.clip.map(|c| c.end))
+    .bind(OptF64(v.clip.map(|c| c.start)))
+    .bind(OptF64(v.clip.map(|c| c.end)))
     .bind(v.watermark.as_ref().map(json).transpose()?)
     .bind(v.name().map(str::to_lowercase))
     .execute(&mut **tx)
@@ -553,7 +554,7 @@ impl Db {
             "UPDATE videos SET duration = COALESCE($1, duration), width = COALESCE($2, width), \
              height = COALESCE($3, height) WHERE uid = $4",
         )
-        .bind(p.duration)
+        .bind(OptF64(p.duration))
         .bind(p.width)
         .bind(p.height)
         .bind(uid.as_str())

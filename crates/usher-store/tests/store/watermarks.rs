@@ -181,15 +181,19 @@ async fn make_ready(f: &Fixture, uid: &VideoId, duration: f64) {
             .await
             .unwrap()
     );
-    f.db.set_probed(
-        uid,
-        &usher_store::ProcessingUpdate {
-            duration: Some(duration),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    // A NULL float first, then a value, through the same SQL: on PostgreSQL the NULL
+    // must not prepare the statement with a `float4` parameter (see nullable.rs).
+    for duration in [None, Some(duration)] {
+        f.db.set_probed(
+            uid,
+            &usher_store::ProcessingUpdate {
+                duration,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
     assert!(f.db.mark_ready(uid, "g1", None, 3).await.unwrap().is_some());
 }
 
