@@ -48,8 +48,8 @@ pub use reaper::{
     ABANDONED_STAGING_AGE, Deletion, PENDING_UPLOAD_GRACE, Reaper, delete_video_and_media,
 };
 pub use tus::{
-    ANY_OFFSET, CHECKPOINT_BYTES, CLAIM_WAIT, Claim, Finished, LEASE, RENEW_EVERY, TusClaim, TusPart,
-    TusUpload, TusWriter,
+    ANY_OFFSET, CHECKPOINT_BYTES, CLAIM_WAIT, Claim, Finished, LEASE, RENEW_EVERY, TusClaim,
+    TusPart, TusUpload, TusWriter,
 };
 pub use usage::StorageUsage;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};

@@ -164,13 +164,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     if let (true, Some(tools)) = (role.worker(), &tools) {
         start_workers(
-            &args,
-            &stores,
-            tools,
-            &scratch,
-            &edge_url,
-            &shutdown,
-            &mut tasks,
+            &args, &stores, tools, &scratch, &edge_url, &shutdown, &mut tasks,
         )
         .await?;
     }

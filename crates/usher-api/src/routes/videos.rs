@@ -215,13 +215,8 @@ pub async fn delete(
     Path((_, uid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let uid = parse_uid(&uid)?;
-    usher_store::delete_video_and_media(
-        &st.db,
-        &st.blobs,
-        &uid,
-        Deletion::Owned(&auth.account),
-    )
-    .await?
-    .ok_or(ApiError::NotFound("Video not found"))?;
+    usher_store::delete_video_and_media(&st.db, &st.blobs, &uid, Deletion::Owned(&auth.account))
+        .await?
+        .ok_or(ApiError::NotFound("Video not found"))?;
     Ok(ok(Value::Null))
 }

@@ -69,10 +69,12 @@ impl Db {
         if lapsed.rows_affected() > 0 {
             return Ok(TusClaim::Claimed { took_over: true });
         }
-        // Neither: held by a live lease, or not claimable at all.
+        // Neither: held by a live lease, or not claimable at all. A claimable row without
+        // a writer was let go between the statements above: busy too, so the caller
+        // asks again and gets it.
         let held: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM tus_uploads WHERE uid = $1 AND done = 0 \
-             AND ($2 < 0 OR received = $2) AND writer IS NOT NULL",
+             AND ($2 < 0 OR received = $2)",
         )
         .bind(uid.as_str())
         .bind(offset)
@@ -86,7 +88,12 @@ impl Db {
     }
 
     /// Extends `writer`'s lease to `until`; false if it no longer holds the upload.
-    pub async fn renew_tus_claim(&self, uid: &VideoId, writer: &str, until: Micros) -> Result<bool> {
+    pub async fn renew_tus_claim(
+        &self,
+        uid: &VideoId,
+        writer: &str,
+        until: Micros,
+    ) -> Result<bool> {
         let renewed = sqlx::query(
             "UPDATE tus_uploads SET writer_until = $1 WHERE uid = $2 AND writer = $3 AND done = 0",
         )

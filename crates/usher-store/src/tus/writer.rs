@@ -120,8 +120,12 @@ impl TusWriter {
             // is garbage (it lies at or past the acknowledged offset).
             match held.remove_unrecorded_parts().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(uid = %uid, parts = n, "removed parts a dead writer left unrecorded"),
-                Err(e) => tracing::warn!(uid = %uid, error = %e, "could not remove unrecorded parts"),
+                Ok(n) => {
+                    tracing::info!(uid = %uid, parts = n, "removed parts a dead writer left unrecorded")
+                }
+                Err(e) => {
+                    tracing::warn!(uid = %uid, error = %e, "could not remove unrecorded parts")
+                }
             }
         }
         Ok(Claim::Held(held))
@@ -170,7 +174,11 @@ impl TusWriter {
         self.blobs
             .put_durably(&key, std::mem::take(&mut self.pending))
             .await?;
-        if !self.db.record_tus_part(&self.uid, &part, lease_end()).await? {
+        if !self
+            .db
+            .record_tus_part(&self.uid, &part, lease_end())
+            .await?
+        {
             self.lost();
             if let Err(e) = self.blobs.delete(&key).await {
                 tracing::warn!(uid = %self.uid, error = %e, "could not remove a part nobody recorded");

@@ -158,7 +158,10 @@ async fn parts_concatenate_in_order_and_a_bad_part_writes_nothing(f: &Fixture) {
         // Handed over in several chunks, as a request body arrives.
         let (a, b) = piece.split_at(piece.len() / 2);
         f.blobs
-            .put_durably(&key, vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)])
+            .put_durably(
+                &key,
+                vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)],
+            )
             .await
             .unwrap();
         parts.push((key, (w[1] - w[0]) as u64));

@@ -81,7 +81,9 @@ async fn reaps_expired_pending_uploads_only_after_the_grace_period(f: &Fixture) 
     let mut v = Video::new(uid.clone(), a.clone(), VideoState::PendingUpload, now);
     v.upload_expiry = Some(now);
     // A resumable upload abandoned with a part staged in the store.
-    f.db.insert_tus_upload(&v, 100, "", None, now).await.unwrap();
+    f.db.insert_tus_upload(&v, 100, "", None, now)
+        .await
+        .unwrap();
     let Claim::Held(mut w) = TusWriter::claim(&f.db, &f.blobs, &uid, 0, Duration::ZERO)
         .await
         .unwrap()
@@ -91,7 +93,10 @@ async fn reaps_expired_pending_uploads_only_after_the_grace_period(f: &Fixture) 
     assert!(w.write(Bytes::from_static(b"first bytes")).await.unwrap());
     assert!(w.checkpoint().await.unwrap());
     w.release().await.unwrap();
-    assert_eq!(f.blobs.list(&tus_parts_prefix(&uid)).await.unwrap().len(), 1);
+    assert_eq!(
+        f.blobs.list(&tus_parts_prefix(&uid)).await.unwrap().len(),
+        1
+    );
     let grace = i64::try_from(PENDING_UPLOAD_GRACE.as_micros()).unwrap();
     let reaper = Reaper::new(f.db.clone(), f.blobs.clone());
     assert_eq!(
@@ -121,15 +126,10 @@ async fn the_api_delete_and_the_reaper_share_one_deletion(f: &Fixture) {
             .is_none()
     );
     assert!(
-        delete_video_and_media(
-            &f.db,
-            &f.blobs,
-            &uid,
-            Deletion::Due(now_micros())
-        )
-        .await
-        .unwrap()
-        .is_none()
+        delete_video_and_media(&f.db, &f.blobs, &uid, Deletion::Due(now_micros()))
+            .await
+            .unwrap()
+            .is_none()
     );
     assert!(!gone(f, &uid).await);
     let deleted = delete_video_and_media(&f.db, &f.blobs, &uid, Deletion::Owned(&a))

@@ -98,7 +98,9 @@ async fn claims_admit_one_writer_at_a_time(f: &Fixture) {
     let until = now + 60 * SECOND;
     let free = TusClaim::Claimed { took_over: false };
     assert_eq!(
-        db.claim_tus_upload(&uid, 0, "w1", now, until).await.unwrap(),
+        db.claim_tus_upload(&uid, 0, "w1", now, until)
+            .await
+            .unwrap(),
         free
     );
     for offset in [0, ANY_OFFSET] {
@@ -110,7 +112,9 @@ async fn claims_admit_one_writer_at_a_time(f: &Fixture) {
         );
     }
     assert_eq!(
-        db.claim_tus_upload(&uid, 5, "w2", now, until).await.unwrap(),
+        db.claim_tus_upload(&uid, 5, "w2", now, until)
+            .await
+            .unwrap(),
         TusClaim::Refused,
         "not at that offset"
     );
@@ -129,7 +133,9 @@ async fn claims_admit_one_writer_at_a_time(f: &Fixture) {
     // Only the holder lets go.
     db.release_tus_claim(&uid, "w1").await.unwrap();
     assert_eq!(
-        db.claim_tus_upload(&uid, 0, "w3", now, until).await.unwrap(),
+        db.claim_tus_upload(&uid, 0, "w3", now, until)
+            .await
+            .unwrap(),
         TusClaim::Busy
     );
     db.release_tus_claim(&uid, "w2").await.unwrap();
@@ -152,10 +158,16 @@ async fn claims_admit_one_writer_at_a_time(f: &Fixture) {
 
     // A complete upload is nobody's to claim.
     assert_eq!(
-        db.claim_tus_upload(&uid, 0, "w4", now, until).await.unwrap(),
+        db.claim_tus_upload(&uid, 0, "w4", now, until)
+            .await
+            .unwrap(),
         free
     );
-    assert!(db.record_tus_part(&uid, &part(0, 100, "w4"), until).await.unwrap());
+    assert!(
+        db.record_tus_part(&uid, &part(0, 100, "w4"), until)
+            .await
+            .unwrap()
+    );
     assert!(db.complete_tus_upload(&uid, "w4", 100, now).await.unwrap());
     for offset in [100, ANY_OFFSET] {
         assert_eq!(
@@ -175,21 +187,34 @@ async fn offsets_move_by_compare_and_set_with_their_parts(f: &Fixture) {
     let db = &f.db;
     let until = now_micros() + 60 * SECOND;
     db.claim_tus_upload(&uid, 0, "w1", 0, until).await.unwrap();
-    assert!(db.record_tus_part(&uid, &part(0, 10, "w1"), until).await.unwrap());
     assert!(
-        !db.record_tus_part(&uid, &part(0, 20, "w1"), until).await.unwrap(),
+        db.record_tus_part(&uid, &part(0, 10, "w1"), until)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.record_tus_part(&uid, &part(0, 20, "w1"), until)
+            .await
+            .unwrap(),
         "stale start"
     );
     assert!(
-        !db.record_tus_part(&uid, &part(10, 20, "w2"), until).await.unwrap(),
+        !db.record_tus_part(&uid, &part(10, 20, "w2"), until)
+            .await
+            .unwrap(),
         "not the holder"
     );
-    assert!(db.record_tus_part(&uid, &part(10, 20, "w1"), until).await.unwrap());
+    assert!(
+        db.record_tus_part(&uid, &part(10, 20, "w1"), until)
+            .await
+            .unwrap()
+    );
     for _ in 0..5 {
         let from = upload(db, &uid).await.received;
+        let (five, seven) = (part(from, from + 5, "w1"), part(from, from + 7, "w1"));
         let (x, y) = tokio::join!(
-            db.record_tus_part(&uid, &part(from, from + 5, "w1"), until),
-            db.record_tus_part(&uid, &part(from, from + 7, "w1"), until),
+            db.record_tus_part(&uid, &five, until),
+            db.record_tus_part(&uid, &seven, until),
         );
         assert!(
             x.unwrap() ^ y.unwrap(),
@@ -200,12 +225,17 @@ async fn offsets_move_by_compare_and_set_with_their_parts(f: &Fixture) {
     let parts = db.tus_parts(&uid).await.unwrap();
     assert_eq!(parts.len(), 7);
     assert_eq!(parts[0].start, 0);
-    assert!(parts.windows(2).all(|w| w[0].end == w[1].start), "{parts:?}");
+    assert!(
+        parts.windows(2).all(|w| w[0].end == w[1].start),
+        "{parts:?}"
+    );
     assert_eq!(parts.last().unwrap().end, received);
 
     // Taking back: only the holder, only from where it stands.
     assert_eq!(
-        db.rewind_tus_upload(&uid, "w2", received, 10).await.unwrap(),
+        db.rewind_tus_upload(&uid, "w2", received, 10)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -223,7 +253,11 @@ async fn offsets_move_by_compare_and_set_with_their_parts(f: &Fixture) {
     assert_eq!(upload(db, &uid).await.received, 10);
     assert_eq!(db.tus_parts(&uid).await.unwrap(), parts[..1].to_vec());
 
-    assert!(db.record_tus_part(&uid, &part(10, 100, "w1"), until).await.unwrap());
+    assert!(
+        db.record_tus_part(&uid, &part(10, 100, "w1"), until)
+            .await
+            .unwrap()
+    );
     assert!(
         !db.complete_tus_upload(&uid, "w2", 100, 2).await.unwrap(),
         "only the holder completes"
@@ -231,7 +265,9 @@ async fn offsets_move_by_compare_and_set_with_their_parts(f: &Fixture) {
     assert!(db.complete_tus_upload(&uid, "w1", 100, 2).await.unwrap());
     assert!(db.tus_parts(&uid).await.unwrap().is_empty());
     assert!(
-        !db.record_tus_part(&uid, &part(100, 101, "w1"), until).await.unwrap(),
+        !db.record_tus_part(&uid, &part(100, 101, "w1"), until)
+            .await
+            .unwrap(),
         "a complete upload takes no more"
     );
 }
@@ -249,7 +285,9 @@ async fn writers_anywhere_stage_parts_and_complete_the_upload(f: &Fixture) {
 
     let mut first = held(&f.db, &f.blobs, &uid, 0).await;
     assert!(matches!(
-        TusWriter::claim(&db2, &blobs2, &uid, 0, NOW_ONLY).await.unwrap(),
+        TusWriter::claim(&db2, &blobs2, &uid, 0, NOW_ONLY)
+            .await
+            .unwrap(),
         Claim::Busy
     ));
     let cut = CHECKPOINT_BYTES + 1000;
@@ -275,7 +313,10 @@ async fn writers_anywhere_stage_parts_and_complete_the_upload(f: &Fixture) {
         panic!("not completed");
     };
     assert!(done.done && done.received == data.len() as i64);
-    assert!(stored_original(f, &uid, data.len()).await == data, "original differs");
+    assert!(
+        stored_original(f, &uid, data.len()).await == data,
+        "original differs"
+    );
     assert!(staged(f, &uid).await.is_empty(), "parts removed");
     assert!(f.db.tus_parts(&uid).await.unwrap().is_empty());
     let v = f.db.video_by_uid(&uid).await.unwrap().unwrap();
@@ -311,7 +352,11 @@ async fn a_refused_request_is_taken_back_whole(f: &Fixture) {
     assert_eq!(spans, vec![(0, 50)]);
     assert_eq!(staged(f, &uid).await.len(), 1);
     // Let go: the next request is served at once.
-    held(&f.db, &f.blobs, &uid, 50).await.release().await.unwrap();
+    held(&f.db, &f.blobs, &uid, 50)
+        .await
+        .release()
+        .await
+        .unwrap();
 }
 
 /// A writer that died (its lease lapsed) after storing a part it never recorded: the
@@ -325,14 +370,20 @@ async fn a_dead_writers_claim_lapses_and_its_unrecorded_part_is_removed(f: &Fixt
         .unwrap();
     let recorded = part(0, 40, "dead");
     f.blobs
-        .put_durably(&recorded.key(&uid), vec![Bytes::copy_from_slice(&data[..40])])
+        .put_durably(
+            &recorded.key(&uid),
+            vec![Bytes::copy_from_slice(&data[..40])],
+        )
         .await
         .unwrap();
     // Recorded with a lease that has run out by the next claim.
     assert!(f.db.record_tus_part(&uid, &recorded, now).await.unwrap());
     let stray = part(40, 70, "dead");
     f.blobs
-        .put_durably(&stray.key(&uid), vec![Bytes::from_static(b"never acknowledged")])
+        .put_durably(
+            &stray.key(&uid),
+            vec![Bytes::from_static(b"never acknowledged")],
+        )
         .await
         .unwrap();
     assert_eq!(staged(f, &uid).await.len(), 2);
@@ -367,7 +418,10 @@ async fn an_interrupted_completion_is_finished_by_the_next_claim(f: &Fixture) {
             let parts = f.db.tus_parts(&uid).await.unwrap();
             let sources: Vec<_> = parts.iter().map(|p| (p.key(&uid), 10)).collect();
             f.blobs.concat(&sources, &original_key(&uid)).await.unwrap();
-            f.blobs.delete_prefix(&tus_parts_prefix(&uid)).await.unwrap();
+            f.blobs
+                .delete_prefix(&tus_parts_prefix(&uid))
+                .await
+                .unwrap();
         }
         let stalled = upload(&f.db, &uid).await;
         assert!(!stalled.done && stalled.received == 30);
@@ -377,7 +431,10 @@ async fn an_interrupted_completion_is_finished_by_the_next_claim(f: &Fixture) {
             .unwrap()
         {
             Claim::Held(w) => w,
-            _ => panic!("the finished upload is claimed"),
+            Claim::Busy => panic!("the finished upload is claimed: busy (assembled: {assembled})"),
+            Claim::Refused => {
+                panic!("the finished upload is claimed: refused (assembled: {assembled})")
+            }
         };
         let Finished::Done(done) = next.complete(&stalled).await.unwrap() else {
             panic!("not finished (assembled: {assembled})");

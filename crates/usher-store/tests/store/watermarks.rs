@@ -162,15 +162,10 @@ async fn a_video_keeps_its_snapshot_and_image_after_the_profile_goes(f: &Fixture
         .unwrap_err();
     assert!(missing.is_not_found(), "{missing}");
     // Deleting the video deletes its copy: it lies under the video's media prefixes.
-    usher_store::delete_video_and_media(
-        &f.db,
-        &f.blobs,
-        &uid,
-        usher_store::Deletion::Owned(&a),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    usher_store::delete_video_and_media(&f.db, &f.blobs, &uid, usher_store::Deletion::Owned(&a))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!f.blobs.exists(&video_watermark_key(&uid)).await.unwrap());
 }
 

@@ -161,14 +161,13 @@ async fn patch(
             u64::try_from(upload.length).unwrap_or(0),
         ));
     }
-    let mut writer = match TusWriter::claim(&st.db, &st.blobs, &upload.uid, offset, CLAIM_WAIT)
-        .await?
-    {
-        Claim::Held(w) => w,
-        Claim::Busy => return Err(BUSY),
-        // Moved on, completed or deleted by the request we waited for.
-        Claim::Refused => return Err(refusal(st, &upload.uid).await),
-    };
+    let mut writer =
+        match TusWriter::claim(&st.db, &st.blobs, &upload.uid, offset, CLAIM_WAIT).await? {
+            Claim::Held(w) => w,
+            Claim::Busy => return Err(BUSY),
+            // Moved on, completed or deleted by the request we waited for.
+            Claim::Refused => return Err(refusal(st, &upload.uid).await),
+        };
     let appended = append(st, &upload, &mut writer, req.into_body()).await;
     match appended {
         Ok(end) if end == upload.length => {
