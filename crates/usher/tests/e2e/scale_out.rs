@@ -192,3 +192,149 @@ async fn api_workers_and_two_edges_on_postgres_and_s3() {
     eprintln!("revocation reached edge 1 in {a:?}, edge 2 in {b:?} (bar: {PROPAGATION_BAR:?})");
     assert!(a.max(b) <= PROPAGATION_DEADLINE, "{a:?} / {b:?}");
 }
+
+/// A resumable upload with no sticky routing: its `PATCH`es alternate between two API
+/// processes (each with a data dir of its own), one of them is killed with SIGKILL in the
+/// middle of a `PATCH`, and the other finishes the upload from the offset it reports.
+/// The original in the store is the bytes sent, and no process staged any on its disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn tus_patches_go_to_any_api_process_and_survive_one_killed() {
+    use tokio::io::AsyncWriteExt;
+
+    let Some(storage) = scaled("scale_out_tus") else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut flags = vec!["--role", "api"];
+    flags.extend(storage.flags());
+    let account = create_account_with(
+        &machine(root.path(), "api1"),
+        "owner@example.com",
+        &storage.flags(),
+    );
+    let mut api1 = start(&machine(root.path(), "api1"), account.clone(), &flags);
+    let api2 = start(&machine(root.path(), "api2"), account.clone(), &flags);
+
+    // 21 MiB that differ everywhere, so a part in the wrong place shows.
+    const MIB: usize = 1 << 20;
+    let data: Vec<u8> = (0..21 * MIB as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let r = api1
+        .auth(api1.http.post(api1.api("/stream")))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", data.len().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap();
+    let path = location[location.find("/tus/").unwrap()..].to_owned();
+    let uid = r.headers()["stream-media-id"].to_str().unwrap().to_owned();
+    let patch = |app: &App, offset: usize, body: Vec<u8>| {
+        app.auth(app.http.patch(format!("{}{path}", app.url)))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(body)
+            .send()
+    };
+    let head = |app: &App| {
+        app.auth(app.http.head(format!("{}{path}", app.url)))
+            .header("Tus-Resumable", "1.0.0")
+            .send()
+    };
+
+    // Alternating, 3 MiB at a time: each process takes up where the other left off.
+    let mut offset = 0;
+    for (i, app) in [&api1, &api2, &api1, &api2].into_iter().enumerate() {
+        let r = patch(app, offset, data[offset..offset + 3 * MIB].to_vec())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "PATCH {i} to {}", app.url);
+        offset += 3 * MIB;
+        assert_eq!(r.headers()["upload-offset"], offset.to_string().as_str());
+        let other = if i % 2 == 0 { &api2 } else { &api1 };
+        let r = head(other).await.unwrap();
+        assert_eq!(r.headers()["upload-offset"], offset.to_string().as_str());
+    }
+
+    // A PATCH of the remaining 9 MiB to api1, killed after 7 MiB of its body: more than
+    // nothing, less than a part, so what survives is what was acknowledged before it.
+    let host = api1.url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let rest = &data[offset..];
+    let request = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         Tus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        account.token,
+        rest.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    socket.write_all(&rest[..7 * MIB]).await.unwrap();
+    socket.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the server read it
+    api1.child.kill().unwrap();
+    api1.child.wait().unwrap();
+    drop(socket);
+
+    // The other process resumes from what it reports; the dead one's claim on the upload
+    // lapses on its own.
+    let r = head(&api2).await.unwrap();
+    let resume: usize = r.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (offset..data.len()).contains(&resume),
+        "resumes at {resume}, from {offset}"
+    );
+    let r = patch(&api2, resume, data[resume..].to_vec()).await.unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text().await);
+    let v = api2.video(&uid).await;
+    assert_ne!(v["status"]["state"], "pendingupload", "{v}");
+
+    let blobs = usher_store::Blobs::open(&storage.media_url).unwrap();
+    let stored = blobs
+        .get_bytes(
+            &usher_store::layout::original_key(&uid.parse().unwrap()),
+            64 << 20,
+        )
+        .await
+        .unwrap()
+        .expect("the original is in the store");
+    assert!(
+        stored.as_ref() == data.as_slice(),
+        "the stored bytes differ"
+    );
+    assert!(
+        blobs
+            .list(&usher_store::layout::tus_parts_prefix(
+                &uid.parse().unwrap()
+            ))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the parts are gone once joined"
+    );
+    for app in [&api1, &api2] {
+        let mut staged = vec![];
+        let mut dirs = vec![app.data_dir.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if entry.metadata().map_or(0, |m| m.len()) > MIB as u64 {
+                    staged.push(p);
+                }
+            }
+        }
+        assert!(
+            staged.is_empty(),
+            "bytes staged on a machine's disk: {staged:?}"
+        );
+    }
+}
