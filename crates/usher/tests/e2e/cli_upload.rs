@@ -74,16 +74,22 @@ fn wait_output(child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Waits until some upload has bytes staged on the server; returns its staging file.
+/// Waits until some upload has a part staged on the server (in its media store, under
+/// `uploads/{uid}/parts/`); returns the part.
 fn wait_for_staged_bytes(data_dir: &Path) -> PathBuf {
-    let dir = data_dir.join("tmp/tus");
+    let uploads = data_dir.join("media/uploads");
     let start = Instant::now();
     loop {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                if e.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-                    return e.path();
-                }
+        let parts = std::fs::read_dir(&uploads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|upload| std::fs::read_dir(upload.path().join("parts")).into_iter())
+            .flatten()
+            .flatten();
+        for e in parts {
+            if e.metadata().map(|m| m.len() > 0).unwrap_or(false) {
+                return e.path();
             }
         }
         assert!(start.elapsed() < DEADLINE, "no bytes ever arrived");
