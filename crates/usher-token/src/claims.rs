@@ -306,8 +306,10 @@ mod tests {
         let out = serde_json::to_value(&c).unwrap();
         assert_eq!(
             out,
+            // `iat` is dropped; `jti` is kept (it names the token for revocation).
             json!({"sub": "abc", "kid": "k", "exp": 1621889657, "nbf": 1621882457,
-                   "downloadable": true, "accessRules": [{"type": "any", "action": "block"}]})
+                   "downloadable": true, "jti": "x",
+                   "accessRules": [{"type": "any", "action": "block"}]})
         );
         let minimal = serde_json::to_string(&Claims::new("v")).unwrap();
         assert_eq!(minimal, r#"{"sub":"v"}"#);
