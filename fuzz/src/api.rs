@@ -175,7 +175,6 @@ async fn build(dir: &std::path::Path) -> (Router, String, String, String) {
             edge_url: "http://fuzz.invalid".into(),
             max_upload_bytes: MAX_UPLOAD_BYTES,
             max_video_bytes: MAX_UPLOAD_BYTES,
-            staging_dir: dir.join("staging"),
             ..ApiConfig::default()
         },
         Arc::new(master_keys),
