@@ -390,44 +390,6 @@ def b64url_to_int(s: str) -> int:
     return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
 
 
-# A handler decides each response from the request path: (status, headers, body).
-Respond = Callable[[str], tuple[int, dict[str, str], bytes]]
-
-
-class Origin:
-    """A throwaway HTTP origin on `host`, port 0, recording every request path."""
-
-    def __init__(self, host: str, respond: Respond):
-        self.requests: list[str] = []
-        origin = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                origin.requests.append(self.path)
-                status, headers, body = respond(self.path)
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
-        self.host = host
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, path: str = "/clip.mp4", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def start_of_a_minute() -> None:
     """Limits count in one-minute windows, and a sliding minute is estimated from the
     current window and a decaying share of the previous one. A test that crosses a
