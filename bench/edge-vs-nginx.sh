@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Edge throughput against the reference (SPEC §6): token-checked requests through Usher
-# next to nginx serving the very same files with secure_link (md5 of expiry + URI +
-# client address, and the expiry checked), same machine, same load, one run. Three
-# files — a ~1.3 MB media segment, the init segment and a variant manifest — at each
-# number of keep-alive connections, nginx and Usher interleaved (A/B/A/B…) REPS times;
-# prints medians of req/s, MiB/s, p50/p99 latency and server CPU per request, and the
-# Usher/nginx ratio.
+# Edge throughput and CPU per request against the reference (SPEC §6): Usher next to
+# nginx serving the very same bytes with secure_link (md5 of expiry + URI + client
+# address, and the expiry checked), same machine, same load, one run. Five files — the
+# master manifest, a variant playlist, the init segment, a ~256 KB segment (2 s of
+# 480p) and a ~1.3 MB segment — at each number of keep-alive connections, three servers
+# interleaved (A/B/C/A/B/C…) REPS times:
+#   nginx  secure_link, 200 distinct signed URLs in rotation
+#   token  Usher, 200 distinct signed tokens in rotation (signature, claims, revocation,
+#          rules, origin checked on every request; verified tokens cached)
+#   uid    Usher, the video's uid (the same video, public)
+# Prints medians of req/s, MiB/s, p50/p99 latency and the server's CPU per request (its
+# utime+stime over the run / requests), and the Usher/nginx ratios of both.
 #
 #   bench/edge-vs-nginx.sh [SECONDS_PER_RUN (8)] [REPS (3)] [CONNECTIONS ("64 256")]
 #
@@ -33,7 +38,7 @@ if [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c 0); pin_client=(taskset -c 1); affinity="worker_cpu_affinity 01;"
 fi
 
-# --- Usher, with one private video -------------------------------------------------
+# --- Usher, with one video and 200 tokens for it ---------------------------------------
 bench_build
 bench_workdir edge-vs-nginx
 bench_account
@@ -41,13 +46,32 @@ bench_serve usher "${pin_server[@]}"
 usher_pid=$server_pid
 bench_clip "$work/clip.mp4"
 uid=$(bench_upload_ready "$work/clip.mp4")
-token=$(bench_private_token "$uid")
-gen=$(find "$work/data/media/videos/$uid" -mindepth 1 -maxdepth 1 -type d | head -1)
-seg=$(cd "$gen" && find manifest/v0 -name 'seg_*.m4s' -printf '%s %p\n' |
-  awk '{d=$1-1300000; if (d<0) d=-d; print d, $1, $2}' | sort -n | head -1 | cut -d' ' -f3)
-files=("$seg" manifest/v0/init.mp4 manifest/v0/index.m3u8)
+# Public, so the uid plays too; a token is checked in full whether or not the video is
+# private.
+bench_api POST "/stream/$uid" -H 'Content-Type: application/json' -d '{"requireSignedURLs":false}' >/dev/null
+key=$(bench_api POST /stream/keys)
+kid=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["id"])')
+pem=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["pem"])')
+now=$(date +%s)
+for i in $(seq 1 200); do
+  "$usher" token sign --key-id "$kid" --pem "$pem" --video "$uid" --exp $((now + 80000 + i))
+done >"$work/tokens"
+token=$(head -1 "$work/tokens")
+gen=$(find "$work/data/media/videos/$uid" -mindepth 1 -maxdepth 1 -type d -name '????????????????????????????????' | head -1)
+nearest() { # bytes -> the media segment (any rendition) closest to that size
+  (cd "$gen" && find manifest -name 'seg_*.m4s' -printf '%s %p\n' |
+    awk -v t="$1" '{d=$1-t; if (d<0) d=-d; print d, $2}' | sort -n | head -1 | cut -d' ' -f2)
+}
+files=(manifest/video.m3u8 manifest/v0/index.m3u8 manifest/v0/init.mp4 "$(nearest 262144)" "$(nearest 1300000)")
 
-# --- nginx on the same files, secure_link as its docs show it ------------------------
+# --- nginx on the same bytes, secure_link as its docs show it ---------------------------
+# Its root holds exactly what Usher serves at each path (the master comes from the
+# video's current masters revision, not the generation).
+root="$work/nginx-root"
+for f in "${files[@]}"; do
+  mkdir -p "$root/$(dirname "$f")"
+  curl -sf -o "$root/$f" "$url/$uid/$f"
+done
 nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx/logs"
 cat >"$work/nginx/nginx.conf" <<NGINX
@@ -66,7 +90,7 @@ http {
   types { video/iso.segment m4s; video/mp4 mp4; application/vnd.apple.mpegurl m3u8; }
   server {
     listen 127.0.0.1:$nginx_port;
-    root $gen;
+    root $root;
     location / {
       secure_link \$arg_md5,\$arg_expires;
       secure_link_md5 "\$secure_link_expires\$uri\$remote_addr usher-bench-secret";
@@ -80,20 +104,39 @@ nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.lo
 nginx_pid=$!
 bench_pids+=("$nginx_pid")
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
-expires=$(( $(date +%s) + 86400 ))
-nginx_url() { # path -> signed nginx URL for a client at 127.0.0.1
+nginx_path() { # file expires -> signed nginx path for a client at 127.0.0.1
   local md5
-  md5=$(printf '%s' "$expires/$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
-  echo "http://127.0.0.1:$nginx_port/$1?md5=$md5&expires=$expires"
+  md5=$(printf '%s' "$2/$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
+  echo "/$1?md5=$md5&expires=$2"
 }
+# One file of request paths per (server, file): wrk rotates through them.
+paths() { echo "$work/paths.$1.$(echo "$2" | tr / _)"; }
 for f in "${files[@]}"; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$(nginx_url "$f")")
-  [ "$code" = 200 ] || { echo "nginx refused its own signed URL for $f ($code)" >&2; cat "$work/nginx/logs/error.log" >&2; exit 1; }
+  for i in $(seq 1 200); do nginx_path "$f" $((now + 80000 + i)); done >"$(paths nginx "$f")"
+  sed "s|.*|/&/$f|" "$work/tokens" >"$(paths token "$f")"
+  echo "/$uid/$f" >"$(paths uid "$f")"
+  for which in nginx token uid; do
+    base=$url; [ "$which" = nginx ] && base="http://127.0.0.1:$nginx_port"
+    while read -r p; do
+      code=$(curl -s -o "$work/got" -w '%{http_code}' "$base$p")
+      [ "$code" = 200 ] || { echo "$which refused $p ($code)" >&2; cat "$work/nginx/logs/error.log" >&2; exit 1; }
+      cmp -s "$work/got" "$root/$f" || { echo "$which served other bytes for $p" >&2; exit 1; }
+    done < <(sed -n '1p;$p' "$(paths "$which" "$f")")
+  done
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port/$f")" = 403 ] ||
     { echo "nginx served $f without a signature" >&2; exit 1; }
-  cmp -s <(curl -s "$(nginx_url "$f")") <(curl -s "$url/$token/$f") ||
-    { echo "nginx and Usher serve different bytes for $f" >&2; exit 1; }
 done
+cat >"$work/rotate.lua" <<'LUA'
+-- Sends the paths of the file PATHS in turn, one request each.
+local reqs, i = {}, 0
+init = function()
+  for p in io.lines(os.getenv("PATHS")) do reqs[#reqs + 1] = wrk.format("GET", p) end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+LUA
 
 # --- load ----------------------------------------------------------------------------
 cpu_ticks() { # pids... -> utime+stime clock ticks summed
@@ -104,11 +147,12 @@ cpu_ticks() { # pids... -> utime+stime clock ticks summed
 server_pids() { # which -> pids doing the serving
   if [ "$1" = nginx ]; then pgrep -P "$nginx_pid"; else echo "$usher_pid"; fi
 }
-run() { # which conns url -> "req/s MiB/s p50_ms p99_ms cpu_us_per_req"
-  local pids before out after
+run() { # which conns file -> "req/s MiB/s p50_ms p99_ms cpu_us_per_req"
+  local pids before out after base=$url
+  [ "$1" = nginx ] && base="http://127.0.0.1:$nginx_port"
   pids=$(server_pids "$1")
   before=$(cpu_ticks $pids)
-  out=$("${pin_client[@]}" wrk -t1 -c"$2" -d"${secs}s" --latency "$3")
+  out=$(PATHS=$(paths "$1" "$3") "${pin_client[@]}" wrk -t1 -c"$2" -d"${secs}s" --latency -s "$work/rotate.lua" "$base")
   after=$(cpu_ticks $pids)
   echo "$out" | python3 -c '
 import re, sys
@@ -131,9 +175,8 @@ results="$work/results"
 for rep in $(seq 1 "$reps"); do
   for conns in $conns_list; do
     for f in "${files[@]}"; do
-      for which in nginx usher; do
-        if [ "$which" = nginx ]; then u=$(nginx_url "$f"); else u="$url/$token/$f"; fi
-        r=$(run "$which" "$conns" "$u")
+      for which in nginx token uid; do
+        r=$(run "$which" "$conns" "$f")
         echo "$f $conns $which $r" >>"$results"
         echo "rep $rep: $f c=$conns $which: $r" >&2
       done
@@ -141,23 +184,26 @@ for rep in $(seq 1 "$reps"); do
   done
 done
 
-python3 - "$results" "$gen" "$secs" "$reps" <<'PY'
+python3 - "$results" "$root" "$secs" "$reps" "${files[@]}" <<'PY'
 import os, statistics, sys
 from collections import defaultdict
 rows = defaultdict(list)
 for line in open(sys.argv[1]):
     f, conns, which, *vals = line.split()
     rows[(f, int(conns), which)].append(tuple(map(float, vals)))
-gen, secs, reps = sys.argv[2], sys.argv[3], sys.argv[4]
-print(f"\nmedians of {reps} interleaved runs of {secs} s; servers on core 0, wrk on core 1")
-print("| file | conns | server | req/s | MiB/s | p50 ms | p99 ms | CPU µs/req | Usher/nginx req/s |")
-print("|---|---|---|---|---|---|---|---|---|")
-for (f, conns) in sorted({(k[0], k[1]) for k in rows}, key=lambda k: (k[1], k[0])):
-    size = os.path.getsize(os.path.join(gen, f))
-    med = {w: [statistics.median(r[i] for r in rows[(f, conns, w)]) for i in range(5)] for w in ("nginx", "usher")}
-    ratio = med["usher"][0] / med["nginx"][0]
-    for w in ("nginx", "usher"):
-        rps, mib, p50, p99, cpu = med[w]
-        label = f"{os.path.basename(f)} ({size} B)"
-        print(f"| {label} | {conns} | {w} | {rps:.0f} | {mib:.1f} | {p50:.2f} | {p99:.2f} | {cpu:.1f} | {f'{ratio:.2f}' if w == 'usher' else ''} |")
+root, secs, reps, files = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+print(f"\nmedians of {reps} interleaved runs of {secs} s; servers on core 0, wrk on core 1;")
+print("nginx = secure_link, token = Usher with 200 signed tokens in rotation, uid = Usher by uid")
+print("| file | conns | server | req/s | MiB/s | p50 ms | p99 ms | CPU µs/req | req/s vs nginx | CPU vs nginx |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for conns in sorted({k[1] for k in rows}):
+    for f in files:
+        med = {w: [statistics.median(r[i] for r in rows[(f, conns, w)]) for i in range(5)]
+               for w in ("nginx", "token", "uid")}
+        label = f"{f.removeprefix('manifest/')} ({os.path.getsize(os.path.join(root, f))} B)"
+        for w in ("nginx", "token", "uid"):
+            rps, mib, p50, p99, cpu = med[w]
+            ratios = ("", "") if w == "nginx" else (
+                f"{rps / med['nginx'][0]:.2f}", f"{cpu / med['nginx'][4]:.2f}")
+            print(f"| {label} | {conns} | {w} | {rps:.0f} | {mib:.1f} | {p50:.2f} | {p99:.2f} | {cpu:.1f} | {ratios[0]} | {ratios[1]} |")
 PY

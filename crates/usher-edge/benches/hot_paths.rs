@@ -77,6 +77,7 @@ fn hot_paths(c: &mut Criterion) {
         1,
         Arc::new(VerifiedToken {
             claims: claims.clone(),
+            video: claims.sub.parse().ok(),
             key_account: account.clone(),
             revoked: false,
         }),

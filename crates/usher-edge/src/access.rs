@@ -368,30 +368,36 @@ fn check_claims(
         Some((_, rule)) if rule.action == RuleAction::Block => Err(Denial::RuleBlocked),
         _ => Ok(()),
     };
-    let client = format!(
-        "{} ({})",
-        req.client,
-        req.country.unwrap_or("country unknown")
-    );
+    // Formatted only when someone listens (`token explain`), never on the edge's path.
+    let client = || {
+        format!(
+            "{} ({})",
+            req.client,
+            req.country.unwrap_or("country unknown")
+        )
+    };
     match (&rules, matched) {
         (Err(_), Some((i, rule))) => obs.check("rules", false, || {
             format!(
-                "rule {} ({}) matches {client}: blocked",
+                "rule {} ({}) matches {}: blocked",
                 i + 1,
-                describe(rule)
+                describe(rule),
+                client()
             )
         }),
         (_, Some((i, rule))) => obs.check("rules", true, || {
             format!(
-                "rule {} ({}) matches {client}: allowed",
+                "rule {} ({}) matches {}: allowed",
                 i + 1,
-                describe(rule)
+                describe(rule),
+                client()
             )
         }),
         (_, None) => obs.check("rules", true, || {
             format!(
-                "{} rules, none matches {client}: allowed",
-                claims.access_rules.len()
+                "{} rules, none matches {}: allowed",
+                claims.access_rules.len(),
+                client()
             )
         }),
     }

@@ -30,6 +30,8 @@ const VIDEOS: usize = 50_000;
 #[derive(Debug)]
 pub struct VerifiedToken {
     pub claims: Claims,
+    /// `sub` as a video uid, parsed once; `None` if it names no video.
+    pub video: Option<VideoId>,
     pub key_account: AccountId,
     /// On the revocation list when verified (a revocation moves the epoch, so a cached
     /// entry never outlives a change to the list).

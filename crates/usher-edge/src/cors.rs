@@ -125,7 +125,12 @@ fn is_token_char(b: u8) -> bool {
 pub async fn headers(req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let is_preflight = req.method() == Method::OPTIONS;
-    let mut resp = next.run(req).await;
+    let resp = next.run(req).await;
+    finish(origin, is_preflight, resp)
+}
+
+/// What [`headers`] adds to `resp`, the answer to a request from `origin`.
+pub fn finish(origin: Option<HeaderValue>, is_preflight: bool, mut resp: Response) -> Response {
     let Some(origin) = origin else {
         return resp;
     };

@@ -4,13 +4,14 @@
 //! between requests, [`serve`] decides and sends manifests, segments and downloads
 //! (from memory or disk: [`files`]), [`thumbnail`] cuts posters on demand, [`player`]
 //! renders the embeddable player and [`cors`] lets players on other sites read what
-//! the edge sends.
+//! the edge sends. [`fast_path`] answers media requests without the router.
 
 pub mod access;
 pub mod cache;
 pub mod client;
 pub mod cors;
 pub mod explain;
+pub mod fast_path;
 pub mod files;
 pub mod player;
 pub mod published;

@@ -8,7 +8,7 @@
 //! file by its key for as long as it likes.
 
 use usher_core::{AudioTrackId, Video};
-use usher_store::layout::{audio_track_prefix, generation_prefix, masters_prefix};
+use usher_store::layout::{PublishedDir, published_file};
 
 use crate::access::Resource;
 
@@ -91,14 +91,20 @@ pub fn blob_key(video: &Video, path: &str, place: &Place) -> Option<String> {
     let generation = video.media_generation.as_deref()?;
     let uid = &video.uid;
     match place {
-        Place::Generation => Some(format!("{}/{path}", generation_prefix(uid, generation))),
+        Place::Generation => Some(published_file(
+            uid,
+            PublishedDir::Generation(generation),
+            path,
+        )),
         Place::Masters | Place::Captions => {
             let file = path.strip_prefix("manifest/")?;
             match (&video.manifest_revision, place) {
-                (Some(rev), _) => Some(format!("{}/{file}", masters_prefix(uid, rev))),
-                (None, Place::Masters) => {
-                    Some(format!("{}/{path}", generation_prefix(uid, generation)))
-                }
+                (Some(rev), _) => Some(published_file(uid, PublishedDir::Masters(rev), file)),
+                (None, Place::Masters) => Some(published_file(
+                    uid,
+                    PublishedDir::Generation(generation),
+                    path,
+                )),
                 (None, _) => None,
             }
         }
@@ -106,7 +112,7 @@ pub fn blob_key(video: &Video, path: &str, place: &Place) -> Option<String> {
         // be in some edge's memory, but they are never served again.
         Place::AudioTrack(track) if video.published_audio.contains(track) => {
             let file = path.rsplit('/').next()?;
-            Some(format!("{}/{file}", audio_track_prefix(uid, track)))
+            Some(published_file(uid, PublishedDir::AudioTrack(track), file))
         }
         Place::AudioTrack(_) => None,
     }

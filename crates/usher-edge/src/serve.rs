@@ -142,21 +142,34 @@ pub struct Authorized {
     pub private: bool,
 }
 
+/// `GET /{id}/{*rest}` through the router; [`crate::fast_path`] calls [`answer_media`]
+/// directly for most requests.
 pub async fn media(
     State(st): State<EdgeState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((id, rest)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let Some(published) = classify(&rest) else {
+    answer_media(&st, peer, &id, &rest, req).await
+}
+
+/// Answers a request for the published file `rest` of `{id}` (a uid or a token).
+pub async fn answer_media(
+    st: &EdgeState,
+    peer: SocketAddr,
+    id: &str,
+    rest: &str,
+    req: Request,
+) -> Response {
+    let Some(published) = classify(rest) else {
         return denied(&Denial::NotFound);
     };
-    let viewer = viewer(&st, peer, &req);
-    match authorize(&st, &id, published.resource, &viewer).await {
+    let viewer = viewer(st, peer, &req);
+    match authorize(st, id, published.resource, &viewer).await {
         Ok(auth) if published.resource == Resource::Thumbnail => {
-            crate::thumbnail::serve(&st, &auth, req).await
+            crate::thumbnail::serve(st, &auth, req).await
         }
-        Ok(auth) => send(&st, &auth, &rest, &published.place, req).await,
+        Ok(auth) => send(st, &auth, rest, &published.place, req).await,
         Err(d) => denied(&d),
     }
 }
@@ -166,13 +179,13 @@ fn internal(e: usher_store::StoreError) -> Denial {
     Denial::NotFound
 }
 
-async fn load_video(st: &EdgeState, uid: VideoId, epoch: u64) -> Result<Arc<Video>, Denial> {
-    if let Some(v) = st.cache.video(&uid, epoch) {
+async fn load_video(st: &EdgeState, uid: &VideoId, epoch: u64) -> Result<Arc<Video>, Denial> {
+    if let Some(v) = st.cache.video(uid, epoch) {
         return Ok(v);
     }
     let v = Arc::new(
         st.db
-            .video_by_uid(&uid)
+            .video_by_uid(uid)
             .await
             .map_err(internal)?
             .ok_or(Denial::NotFound)?,
@@ -214,16 +227,18 @@ async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedTo
         None => None,
     };
     let claims = verify_token(&token, key.as_deref().map(LiveKey::info))?;
-    let revoked = match claims.sub.parse::<VideoId>() {
-        Ok(uid) => st
+    let video = claims.sub.parse::<VideoId>().ok();
+    let revoked = match &video {
+        Some(uid) => st
             .db
-            .is_token_revoked(&uid, &token_id(id, claims.jti.as_deref()))
+            .is_token_revoked(uid, &token_id(id, claims.jti.as_deref()))
             .await
             .map_err(internal)?,
-        Err(_) => false,
+        None => false,
     };
     let v = Arc::new(VerifiedToken {
         claims,
+        video,
         key_account: key.map(|k| k.account.clone()).ok_or(Denial::NotFound)?,
         revoked,
     });
@@ -250,12 +265,13 @@ pub async fn authorize(
         skew: st.clock_skew,
     };
     let (video, presented_token) = if let Ok(uid) = id.parse::<VideoId>() {
-        (load_video(st, uid, epoch).await?, None)
+        (load_video(st, &uid, epoch).await?, None)
     } else {
         let token = verified(st, id, epoch).await?;
         // The video is named by the token's `sub`, which is only trusted once signed.
-        let uid: VideoId = token.claims.sub.parse().map_err(|_| Denial::NotFound)?;
-        (load_video(st, uid, epoch).await?, Some(token))
+        let uid = token.video.as_ref().ok_or(Denial::NotFound)?;
+        let video = load_video(st, uid, epoch).await?;
+        (video, Some(token))
     };
     let origins = allowed(&video);
     let presented = match &presented_token {

@@ -14,6 +14,7 @@
 //! with a clear answer, before the connection's idle timeout would close it.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,6 +32,9 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use usher_edge::client::Clients;
+use usher_edge::fast_path::FastPath;
+
+use crate::ops::{self, SpanLevel};
 
 /// SPEC §6: a request head within 60 s (nginx's `client_header_timeout`).
 pub const DEFAULT_HEAD_TIMEOUT_SECS: u64 = 60;
@@ -93,14 +97,16 @@ impl Drop for Slot {
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets the connections in flight
-/// finish their requests.
+/// finish their requests. Requests `fast` takes are answered by it, not by `app`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    fast: Option<Arc<FastPath>>,
     limits: ConnectionLimits,
     clients: Arc<Clients>,
     shutdown: CancellationToken,
 ) {
+    let fast_route = usher_metrics::route(usher_edge::fast_path::ROUTE);
     let graceful = GracefulShutdown::new();
     let counts = Arc::new(Counts::default());
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -135,10 +141,16 @@ pub async fn serve(
                 }
             }
         };
-        let app = app.clone();
+        let (app, fast) = (app.clone(), fast.clone());
         let (clients, counts) = (clients.clone(), counts.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            let target = match &fast {
+                Some(fast) if FastPath::takes(&req) => Target::Fast(fast.clone()),
+                _ => {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    Target::Router(app.clone())
+                }
+            };
             // Behind a proxy each request holds a slot of the client it is for.
             let request_slot = if behind_proxy {
                 let client = clients.client_ip(peer.ip(), req.headers());
@@ -149,12 +161,20 @@ pub async fn serve(
             } else {
                 Ok(None)
             };
-            let app = app.clone();
             async move {
                 let Ok(slot) = request_slot else {
                     return Ok(too_many());
                 };
-                let resp = app.oneshot(req.map(axum::body::Body::new)).await;
+                let resp = match target {
+                    Target::Fast(fast) => {
+                        // A GET's body is never read: no box for it.
+                        let req = req.map(|_| axum::body::Body::empty());
+                        let answer =
+                            |req| async move { Ok::<_, Infallible>(fast.answer(peer, req).await) };
+                        ops::observe(fast_route, SpanLevel::Debug, req, answer).await
+                    }
+                    Target::Router(app) => app.oneshot(req.map(axum::body::Body::new)).await,
+                };
                 drop(slot);
                 resp
             }
@@ -173,6 +193,12 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Who answers a request.
+enum Target {
+    Fast(Arc<FastPath>),
+    Router(Router),
 }
 
 fn too_many() -> axum::response::Response {
@@ -195,34 +221,49 @@ async fn refuse(mut stream: TcpStream) {
 }
 
 /// A connection that fails once nothing has moved on it, either way, for `timeout`.
+///
+/// Moving the timer on every read and write would touch the runtime's timer wheel
+/// twice per request; instead each read or write only notes the time, and the timer,
+/// when it fires, is pushed back to what that time says if it fired early.
 pub struct IdleIo {
     inner: TcpStream,
     timeout: Duration,
+    last_moved: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
 impl IdleIo {
     pub fn new(inner: TcpStream, timeout: Duration) -> Self {
+        let now = Instant::now();
         Self {
             inner,
             timeout,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            last_moved: now,
+            deadline: Box::pin(tokio::time::sleep_until(now + timeout)),
         }
     }
 
     fn moved(&mut self) {
-        let next = Instant::now() + self.timeout;
-        self.deadline.as_mut().reset(next);
+        self.last_moved = Instant::now();
     }
 
-    /// On a pending operation: an error once the deadline has passed.
+    /// On a pending operation: an error once nothing has moved for the timeout.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connection idle",
-            ))),
-            Poll::Pending => Poll::Pending,
+        loop {
+            match self.deadline.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let due = self.last_moved + self.timeout;
+                    if Instant::now() >= due {
+                        return Poll::Ready(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "connection idle",
+                        )));
+                    }
+                    // Fired early: something moved since it was set.
+                    self.deadline.as_mut().reset(due);
+                }
+            }
         }
     }
 }

@@ -140,10 +140,16 @@ fn new_request_id() -> HeaderValue {
     static PREFIX: LazyLock<String> =
         LazyLock::new(|| usher_core::ids::random_hex_id()[..16].to_owned());
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Written by hand: `format!` here was a third of the layer's cost.
+    let mut id = [0u8; 32];
+    id[..16].copy_from_slice(&PREFIX.as_bytes()[..16]);
+    for (i, b) in id[16..].iter_mut().enumerate() {
+        *b = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
     // Hex is always a valid header value.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(format!("{}{n:016x}", *PREFIX)))
-        .unwrap_or(HeaderValue::from_static("-"))
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// Gives every request an id (echoed in `X-Request-Id`), runs it inside a span that
@@ -180,31 +186,62 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let id = request_id(&req);
         let route = usher_metrics::route(
             req.extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str),
         );
-        let method = method_index(req.method());
-        let span = tracing::info_span!(
+        observe(route, SpanLevel::Info, req, |req| self.inner.call(req))
+    }
+}
+
+/// The level of a request's log span. The span is what puts the request id on every
+/// log line of the request, but a span that is enabled costs its fields formatted into
+/// a new string (four allocations, ~1 µs: 8 % of a cached edge hit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanLevel {
+    Info,
+    /// For the edge's hot path: its requests log nothing at `info` of their own, and a
+    /// server error is logged with the request id whatever the level.
+    Debug,
+}
+
+/// Observes the answer to `req` on `route`, which `answer` starts: what [`ObserveLayer`]
+/// does for routed requests, for requests answered without the router.
+pub fn observe<F>(
+    route: &'static usher_metrics::Route,
+    level: SpanLevel,
+    req: Request,
+    answer: impl FnOnce(Request) -> F,
+) -> Observed<F> {
+    let id = request_id(&req);
+    let method = method_index(req.method());
+    let (id_str, method_str) = (id.to_str().unwrap_or("-"), usher_metrics::METHODS[method]);
+    let span = match level {
+        SpanLevel::Info => tracing::info_span!(
             "request",
-            id = id.to_str().unwrap_or("-"),
-            method = usher_metrics::METHODS[method],
-            route = route.name(),
-        );
-        let inner = {
-            let _entered = span.enter();
-            self.inner.call(req)
-        };
-        Observed {
-            inner,
-            span,
-            started: Instant::now(),
-            id: Some(id),
-            route,
-            method,
-        }
+            id = id_str,
+            method = method_str,
+            route = route.name()
+        ),
+        SpanLevel::Debug => tracing::debug_span!(
+            "request",
+            id = id_str,
+            method = method_str,
+            route = route.name()
+        ),
+    };
+    let inner = {
+        let _entered = span.enter();
+        answer(req)
+    };
+    Observed {
+        inner,
+        span,
+        started: Instant::now(),
+        id: Some(id),
+        route,
+        method,
     }
 }
 
@@ -238,7 +275,15 @@ where
         let elapsed = this.started.elapsed();
         this.route.record(*this.method, status, elapsed);
         if status >= 500 {
-            tracing::error!(status, ?elapsed, "server error");
+            let id = this.id.as_ref().and_then(|id| id.to_str().ok());
+            tracing::error!(
+                id,
+                method = usher_metrics::METHODS[*this.method],
+                route = this.route.name(),
+                status,
+                ?elapsed,
+                "server error"
+            );
         } else {
             tracing::debug!(status, ?elapsed, "answered");
         }

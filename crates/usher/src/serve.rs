@@ -64,6 +64,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let clients = Arc::new(Clients::new(args.trusted_proxy.clone(), Some(geoip)));
     let mut app = Router::new();
     let mut poller = None;
+    let mut fast = None;
     if role.api() {
         let master_keys =
             crate::master_key::open_for_api(&stores.db, &args.master_key.path(&args.storage))
@@ -128,6 +129,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.db.clone(),
             shutdown.clone(),
         ));
+        fast = Some(Arc::new(usher_edge::fast_path::FastPath::new(edge.clone())));
         app = app.merge(usher_edge::router(edge));
     } else {
         app = app.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found\n") });
@@ -152,8 +154,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     for (listener, addr) in listeners.into_iter().zip(&addrs) {
         let (app, stop, clients) = (app.clone(), shutdown.clone(), clients.clone());
+        let fast = fast.clone();
         tasks.spawn(async move {
-            http_server::serve(listener, app, limits, clients, stop).await;
+            http_server::serve(listener, app, fast, limits, clients, stop).await;
             Ok::<(), anyhow::Error>(())
         });
         tracing::info!(%addr, "listening");

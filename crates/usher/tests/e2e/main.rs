@@ -11,6 +11,7 @@ mod browser_adaptive;
 mod cli_upload;
 mod client_ip;
 mod crash;
+mod fast_path;
 mod ladder;
 mod malformed;
 mod media;
