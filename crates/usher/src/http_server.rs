@@ -169,8 +169,14 @@ pub async fn serve(
                     Target::Fast(fast) => {
                         // A GET's body is never read: no box for it.
                         let req = req.map(|_| axum::body::Body::empty());
-                        let answer =
-                            |req| async move { Ok::<_, Infallible>(fast.answer(peer, req).await) };
+                        // Boxed: hyper keeps room for this future in every connection,
+                        // idle or not, and the edge's answer is several KiB of state
+                        // (12 KiB more per idle connection unboxed).
+                        let answer = |req| {
+                            Box::pin(
+                                async move { Ok::<_, Infallible>(fast.answer(peer, req).await) },
+                            )
+                        };
                         ops::observe(fast_route, SpanLevel::Debug, req, answer).await
                     }
                     Target::Router(app) => app.oneshot(req.map(axum::body::Body::new)).await,
