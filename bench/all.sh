@@ -2,8 +2,9 @@
 # Every SPEC §6 benchmark, one after another, each comparing Usher with its reference
 # in the same run (interleaved A/B within each): the edge against nginx secure_link,
 # RS256 against `openssl speed`, packaging against ffmpeg run by hand, server memory,
-# revocation across processes, and upload throughput against cp. Prints each table;
-# docs/performance.md holds the latest run. About 15 minutes on 2 cores.
+# revocation across processes, upload throughput against cp, and the bit-rate ladder
+# against ffmpeg run by hand. Prints each table; docs/performance.md holds the latest
+# run. About 40 minutes on 2 cores.
 #
 #   bench/all.sh
 set -euo pipefail
@@ -12,7 +13,9 @@ cd "$root"
 
 section() { printf '\n## %s\n\n' "$1"; }
 section "Edge: token-checked requests vs nginx secure_link"
-bench/edge-vs-nginx.sh 8 3 "64 256" 2>/dev/null
+bench/edge-vs-nginx.sh 8 3 "64 256" 2>/dev/null | sed -n '/^medians/,$p'
+section "Where a small response's CPU goes (init segment, 256 connections)"
+bench/edge-profile.sh manifest/v0/init.mp4 256 2>/dev/null | grep -E 'per request|^==' || true
 section "Token sign/verify per core vs openssl speed rsa2048"
 crates/usher-token/bench/compare-openssl.sh 3 3 2>/dev/null | sed -n '/^median/,$p'
 section "Packaging vs ffmpeg run by hand"
@@ -23,3 +26,5 @@ section "Revocation reaching a second process"
 bench/revocation.sh 20 2>/dev/null | tail -1
 section "Upload over loopback vs cp"
 bench/upload-vs-cp.sh 300 3 2>/dev/null | tail -6
+section "The bit-rate ladder: encode vs ffmpeg by hand, upload to ready (20 s of 1080p)"
+BEFORE_REV=none bench/ladder.sh 3 3 2>/dev/null | sed -n '/^## /,$p' 

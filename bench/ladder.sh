@@ -13,6 +13,7 @@
 #
 #   bench/ladder.sh [RUNS (3)] [UPLOADS (3)]
 #   BEFORE_REV=<commit> bench/ladder.sh   (default: 9485ecd, the commit before the ladder)
+#   BEFORE_REV=none bench/ladder.sh       (no earlier build: the ladder alone, as all.sh runs it)
 #
 # The BEFORE_REV build goes to target/ladder-before, kept between runs: the first run
 # builds it from scratch (several minutes on 2 cores). About 15 minutes in all.
@@ -29,11 +30,13 @@ echo "CPU: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores); ffmpeg $(ff
 
 # The code before the ladder, exported from its commit beside this tree (no worktree:
 # nothing of the repository changes) and built with this tree's web assets.
-mkdir -p "$work/before"
-git -C "$bench_root" archive "$before_rev" | tar -x -C "$work/before"
-ln -s "$bench_root/web/node_modules" "$work/before/web/node_modules"
-(cd "$work/before" && CARGO_TARGET_DIR="$bench_target/ladder-before" cargo build --release --quiet -p usher)
-usher_before="$bench_target/ladder-before/release/usher"
+if [ "$before_rev" != none ]; then
+  mkdir -p "$work/before"
+  git -C "$bench_root" archive "$before_rev" | tar -x -C "$work/before"
+  ln -s "$bench_root/web/node_modules" "$work/before/web/node_modules"
+  (cd "$work/before" && CARGO_TARGET_DIR="$bench_target/ladder-before" cargo build --release --quiet -p usher)
+  usher_before="$bench_target/ladder-before/release/usher"
+fi
 
 printf '\n## Ladder encode: package() vs by hand vs one process per rendition\n\n'
 (cd "$bench_root" && cargo run -q --release -p usher-media --example ladder_vs_ffmpeg -- "$runs" 2>/dev/null)
@@ -53,7 +56,11 @@ serve_as() {
   printf -v "acct_$name" '%s' "$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')"
   printf -v "token_$name" '%s' "$(echo "$acct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_token"])')"
 }
-serve_as before "$usher_before"
+servers=()
+if [ "$before_rev" != none ]; then
+  serve_as before "$usher_before"
+  servers+=("before|$url_before|$acct_before|$token_before")
+fi
 serve_as ladder "$usher"
 serve_as progressive "$usher" --progressive-publishing
 
@@ -62,8 +69,7 @@ ffmpeg -v error -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=fre
 
 printf '\n## Upload finished to ready: 20 s of 1080p30 H.264/AAC, %s MB\n\n' \
   "$(python3 -c "import os; print(round(os.path.getsize('$work/clip.mp4') / 1e6, 1))")"
-python3 - "$work/clip.mp4" "$uploads" \
-  "before|$url_before|$acct_before|$token_before" \
+python3 - "$work/clip.mp4" "$uploads" "${servers[@]}" \
   "ladder|$url_ladder|$acct_ladder|$token_ladder" \
   "progressive|$url_progressive|$acct_progressive|$token_progressive" <<'PY'
 import json, statistics, sys, time, urllib.request
