@@ -210,67 +210,53 @@ fn answer(v: &Validators, len: u64, headers: &HeaderMap) -> Answer {
     }
 }
 
-/// The response for `answer` with its body (already cut to the range), before
-/// validators are added.
-fn framed(answer: Answer, len: u64, body: Body) -> Response {
-    match answer {
-        Answer::NotModified => StatusCode::NOT_MODIFIED.into_response(),
-        Answer::Whole => {
-            let mut r = (StatusCode::OK, body).into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            r
-        }
-        Answer::Unsatisfiable => {
-            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            r
-        }
-        Answer::Part(start, end) => {
-            let mut r = (StatusCode::PARTIAL_CONTENT, body).into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                h.insert(header::CONTENT_RANGE, v);
-            }
-            r
-        }
-    }
-}
-
-fn with_validators(mut resp: Response, v: &Validators) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::ETAG, v.etag.clone());
-    if let Some(lm) = &v.last_modified {
-        h.insert(header::LAST_MODIFIED, lm.clone());
-    }
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    resp
-}
-
 /// Headers an edge answer carries: validators, length, ranges, type, caching, CORS and
 /// the request id. Reserved at once, the map never grows (each growth is two
 /// allocations).
 pub const RESPONSE_HEADERS: usize = 12;
 
+/// The response for `answer` about a file of `len` bytes with validators `v`, with its
+/// body (already cut to the range).
+fn framed(answer: Answer, len: u64, v: &Validators, body: Body) -> Response {
+    let (status, body) = match answer {
+        Answer::NotModified => (StatusCode::NOT_MODIFIED, Body::empty()),
+        Answer::Whole => (StatusCode::OK, body),
+        Answer::Unsatisfiable => (StatusCode::RANGE_NOT_SATISFIABLE, Body::empty()),
+        Answer::Part(..) => (StatusCode::PARTIAL_CONTENT, body),
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.reserve(RESPONSE_HEADERS);
+    match answer {
+        Answer::NotModified => {}
+        // What nearly every request gets: nothing to format.
+        Answer::Whole => {
+            h.insert(header::CONTENT_LENGTH, v.length.clone());
+        }
+        Answer::Unsatisfiable => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        Answer::Part(start, end) => {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+        }
+    }
+    h.insert(header::ETAG, v.etag.clone());
+    if let Some(lm) = &v.last_modified {
+        h.insert(header::LAST_MODIFIED, lm.clone());
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    r
+}
+
 fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
     let len = c.bytes.len() as u64;
     let a = answer(&c.v, len, headers);
-    if a == Answer::Whole {
-        // What nearly every request gets: nothing to format, nothing to grow.
-        let body = if method == Method::HEAD {
-            Body::empty()
-        } else {
-            Body::from(c.bytes.clone())
-        };
-        let mut r = Response::new(body);
-        let h = r.headers_mut();
-        h.reserve(RESPONSE_HEADERS);
-        h.insert(header::CONTENT_LENGTH, c.v.length.clone());
-        return with_validators(r, &c.v);
-    }
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
@@ -280,7 +266,7 @@ fn from_memory(c: &Cached, method: &Method, headers: &HeaderMap) -> Response {
             Answer::NotModified | Answer::Unsatisfiable => Body::empty(),
         }
     };
-    with_validators(framed(a, len, body), &c.v)
+    framed(a, len, &c.v, body)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,7 +406,7 @@ mod tests {
             if inm.is_some_and(|x| x.split(',').any(|t| t.trim().trim_start_matches("W/") == v.etag)) {
                 prop_assert_eq!(a, Answer::NotModified);
             }
-            let resp = framed(a, len, Body::empty());
+            let resp = framed(a, len, &v, Body::empty());
             prop_assert!([200, 206, 304, 416].contains(&resp.status().as_u16()));
         }
     }

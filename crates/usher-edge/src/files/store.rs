@@ -28,10 +28,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use quick_cache::sync::Cache;
 use usher_store::Blobs;
 
-use super::{
-    Answer, Cached, Files, MAX_CACHED_FILE, Validators, answer, framed, from_memory,
-    with_validators,
-};
+use super::{Answer, Cached, Files, MAX_CACHED_FILE, Validators, answer, framed, from_memory};
 
 /// How long a request waits for the store (metadata, a small file, or the first window
 /// of a large one) before it is answered 503: players give up and retry by then, and an
@@ -98,14 +95,14 @@ impl Files {
             Answer::Whole => 0..large.size,
             Answer::Part(start, end) => start..end + 1,
             Answer::NotModified | Answer::Unsatisfiable => {
-                return with_validators(framed(a, large.size, Body::empty()), &large.v);
+                return framed(a, large.size, &large.v, Body::empty());
             }
         };
         if req.method() == Method::HEAD {
-            return with_validators(framed(a, large.size, Body::empty()), &large.v);
+            return framed(a, large.size, &large.v, Body::empty());
         }
         match self.open(key, blobs, &large, range).await {
-            Ok(body) => with_validators(framed(a, large.size, body), &large.v),
+            Ok(body) => framed(a, large.size, &large.v, body),
             Err(resp) => resp,
         }
     }
