@@ -213,7 +213,7 @@ fn answer(v: &Validators, len: u64, headers: &HeaderMap) -> Answer {
 /// Headers an edge answer carries: validators, length, ranges, type, caching, CORS and
 /// the request id. Reserved at once, the map never grows (each growth is two
 /// allocations).
-pub const RESPONSE_HEADERS: usize = 12;
+const RESPONSE_HEADERS: usize = 12;
 
 /// The response for `answer` about a file of `len` bytes with validators `v`, with its
 /// body (already cut to the range).
