@@ -110,6 +110,17 @@ id_type!(
     AudioTrackId,
     "audio track id"
 );
+id_type!(
+    /// A live input (`POST …/stream/live_inputs`): what a broadcaster streams to and
+    /// viewers watch, by this uid or a token whose `sub` is it.
+    LiveInputId,
+    "live input id"
+);
+id_type!(
+    /// An output of a live input: another RTMP server the broadcast is re-streamed to.
+    LiveOutputId,
+    "live output id"
+);
 
 #[cfg(test)]
 mod tests {

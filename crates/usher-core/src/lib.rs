@@ -4,6 +4,7 @@
 pub mod captions;
 pub mod ids;
 pub mod image;
+pub mod live;
 pub mod origin;
 pub mod reason;
 pub mod revocation;
@@ -12,7 +13,9 @@ pub mod time_fmt;
 pub mod video;
 pub mod watermark;
 
-pub use ids::{AccountId, AudioTrackId, IdError, KeyId, VideoId, WatermarkId};
+pub use ids::{
+    AccountId, AudioTrackId, IdError, KeyId, LiveInputId, LiveOutputId, VideoId, WatermarkId,
+};
 pub use reason::ErrorReason;
 pub use secret::Secret;
 pub use video::{ClipSpan, Video, VideoState};

@@ -24,6 +24,11 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// Is `presented` this secret? Constant time in the contents (the length is no
+    /// secret: every secret of one kind has the same).
+    pub fn verify(&self, presented: &str) -> bool {
+        constant_time::verify_slices_are_equal(self.0.as_bytes(), presented.as_bytes()).is_ok()
+    }
     /// Hex SHA-256 of the secret, as stored.
     pub fn digest_hex(&self) -> String {
         digest_hex(self.0.as_bytes())
@@ -96,6 +101,16 @@ mod tests {
         assert!(matches_digest(t.expose(), &stored));
         assert!(!matches_digest("nope", &stored));
         assert!(!matches_digest(t.expose(), "short"));
+    }
+
+    #[test]
+    fn verify_takes_only_the_whole_secret() {
+        let s = Secret::new("0123456789abcdef");
+        assert!(s.verify("0123456789abcdef"));
+        assert!(!s.verify("0123456789abcdeF"));
+        assert!(!s.verify("0123456789abcde"));
+        assert!(!s.verify("0123456789abcdef0"));
+        assert!(!s.verify(""));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, AudioTrackId, VideoId};
+use crate::ids::{AccountId, AudioTrackId, LiveInputId, VideoId};
 use crate::reason::ErrorReason;
 use crate::time_fmt::Micros;
 use crate::watermark::Watermark;
@@ -142,6 +142,8 @@ pub struct Video {
     pub clip: Option<ClipSpan>,
     /// The watermark burnt into every rendition: the profile as it was at upload.
     pub watermark: Option<Watermark>,
+    /// The live input this video is a recording of (`liveInput`).
+    pub live_input: Option<LiveInputId>,
 }
 
 /// Seconds of a source video, `start < end`.
@@ -189,6 +191,7 @@ impl Video {
             clipped_from: None,
             clip: None,
             watermark: None,
+            live_input: None,
         }
     }
 

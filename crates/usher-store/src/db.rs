@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_revoked_tokens.sql")),
     (11, include_str!("../migrations/0011_rate_counters.sql")),
     (12, include_str!("../migrations/0012_tus_parts.sql")),
+    (13, include_str!("../migrations/0013_live_inputs.sql")),
 ];
 
 /// How to open the metadata database.

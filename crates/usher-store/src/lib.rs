@@ -15,6 +15,8 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+mod live_inputs;
+mod live_outputs;
 pub mod master_key;
 mod nullable;
 mod publish;
@@ -42,6 +44,10 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use live_inputs::{
+    LiveInputEdit, LiveInputRecord, LiveRecordingSettings, LiveStatus, MAX_LIVE_INPUTS,
+};
+pub use live_outputs::{LiveOutputRecord, MAX_LIVE_OUTPUTS};
 pub use publish::{AudioRendition, CaptionTrack, Masters, TracksSnapshot};
 pub use rate_counters::Window as RateWindow;
 pub use reaper::{

@@ -21,7 +21,7 @@ macro_rules! columns {
          height, state, pct_complete, error_reason, ready_at, require_signed_urls, \
          allowed_origins, thumbnail_pct, max_duration_seconds, scheduled_deletion, \
          upload_expiry, media_generation, manifest_revision, published_audio, clipped_from, \
-         clip_start, clip_end, watermark"
+         clip_start, clip_end, watermark, live_input"
     };
 }
 const COLUMNS: &str = columns!();
@@ -39,6 +39,7 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
     let clipped_from: Option<String> = get(r, "clipped_from")?;
     let watermark: Option<String> = get(r, "watermark")?;
     let published_audio: String = get(r, "published_audio")?;
+    let live_input: Option<String> = get(r, "live_input")?;
     Ok(Video {
         uid: parse(r, "uid")?,
         account_id: parse(r, "account_id")?,
@@ -79,6 +80,12 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Video> {
         },
         watermark: watermark
             .map(|w| serde_json::from_str(&w).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
+        live_input: live_input
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("live_input holds {s:?}")))
+            })
             .transpose()?,
     })
 }
@@ -236,7 +243,7 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO videos ({COLUMNS}, name_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
          $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
-         $27, $28, $29)"
+         $27, $28, $29, $30)"
     )))
     .bind(v.uid.as_str())
     .bind(v.account_id.as_str())
@@ -266,6 +273,7 @@ pub(crate) async fn insert_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, v: &Vid
     .bind(OptF64(v.clip.map(|c| c.start)))
     .bind(OptF64(v.clip.map(|c| c.end)))
     .bind(v.watermark.as_ref().map(json).transpose()?)
+    .bind(v.live_input.as_ref().map(|u| u.as_str().to_owned()))
     .bind(v.name().map(str::to_lowercase))
     .execute(&mut **tx)
     .await?;

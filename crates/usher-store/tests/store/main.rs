@@ -13,6 +13,7 @@ mod support;
 
 mod blobs;
 mod captions;
+mod live_inputs;
 mod races;
 mod reaper;
 mod secrets;
