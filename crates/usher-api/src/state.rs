@@ -39,6 +39,12 @@ pub struct ApiConfig {
     pub clock_skew: i64,
     /// How long a request body may stall before reading it fails.
     pub body_idle_timeout: std::time::Duration,
+    /// The RTMP URL publishers send to (a live input's `rtmps.url`); `None`: derived
+    /// from `public_url`'s host.
+    pub live_rtmp_url: Option<String>,
+    /// The SRT URL publishers send to (a live input's `srt.url`); `None`: derived from
+    /// `public_url`'s host.
+    pub live_srt_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -57,6 +63,8 @@ impl Default for ApiConfig {
             body_idle_timeout: std::time::Duration::from_secs(
                 crate::lingering::DEFAULT_BODY_IDLE_TIMEOUT_SECS,
             ),
+            live_rtmp_url: None,
+            live_srt_url: None,
         }
     }
 }

@@ -6,6 +6,37 @@ use std::net::IpAddr;
 
 use usher_core::origin::{AllowedOrigin, RequestOrigin, origin_allowed};
 use usher_core::{AccountId, KeyId, Video, VideoState};
+
+/// What a request asks to play: a video, or a live input's broadcast. Both are decided
+/// by the same rules (SPEC §8: "access control is identical to video").
+pub trait Subject {
+    /// The uid a token's `sub` must name.
+    fn uid(&self) -> &str;
+    fn account(&self) -> &AccountId;
+    fn require_signed_urls(&self) -> bool;
+    /// Whether there is anything to serve for `resource`: a video must be ready; a
+    /// live input's player page always renders, its media only while it broadcasts.
+    fn availability(&self, resource: Resource) -> Result<(), Denial>;
+}
+
+impl Subject for Video {
+    fn uid(&self) -> &str {
+        self.uid.as_str()
+    }
+    fn account(&self) -> &AccountId {
+        &self.account_id
+    }
+    fn require_signed_urls(&self) -> bool {
+        self.require_signed_urls
+    }
+    fn availability(&self, _: Resource) -> Result<(), Denial> {
+        match self.state {
+            VideoState::Ready if self.ready_to_stream() => Ok(()),
+            VideoState::Error => Err(Denial::Errored),
+            _ => Err(Denial::NotFound),
+        }
+    }
+}
 use usher_token::{
     Claims, ClaimsError, RuleAction, RuleMatch, TokenError, UnverifiedToken, VerifyingKey,
     first_match,
@@ -84,6 +115,9 @@ pub enum Denial {
     OriginDenied,
     #[error("downloads are not allowed for this token")]
     DownloadDenied,
+    /// A live input asked for media while no broadcast is on air.
+    #[error("the live input is not broadcasting")]
+    NotBroadcasting,
 }
 
 impl Denial {
@@ -99,12 +133,13 @@ impl Denial {
             Self::RuleBlocked => "rule_blocked",
             Self::OriginDenied => "origin_denied",
             Self::DownloadDenied => "download_denied",
+            Self::NotBroadcasting => "not_broadcasting",
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::NotFound => 404,
+            Self::NotFound | Self::NotBroadcasting => 404,
             Self::Errored => 424,
             Self::SignedUrlRequired | Self::InvalidToken(_) | Self::Expired | Self::NotYetValid => {
                 401
@@ -169,7 +204,7 @@ pub(crate) fn observe<T>(
 /// Decides one request. Every request is decided on its own ("evaluated
 /// continuously"): nothing from an earlier grant is trusted.
 pub fn decide(
-    video: &Video,
+    video: &(impl Subject + ?Sized),
     allowed_origins: &[AllowedOrigin],
     presented: Presented<'_>,
     req: &Request<'_>,
@@ -188,7 +223,7 @@ pub fn decide(
 /// [`decide`], reporting every check to `obs` as it goes; stops at the first refusal,
 /// as the edge does.
 pub fn decide_observed(
-    video: &Video,
+    video: &(impl Subject + ?Sized),
     allowed_origins: &[AllowedOrigin],
     presented: Presented<'_>,
     req: &Request<'_>,
@@ -196,16 +231,13 @@ pub fn decide_observed(
     obs: &mut impl Observer,
 ) -> Result<Grant, Denial> {
     // Private first: by uid, the answer is the same whatever the video's state.
-    if video.require_signed_urls && matches!(presented, Presented::Uid) {
+    if video.require_signed_urls() && matches!(presented, Presented::Uid) {
         obs.check("uid", false, || Denial::SignedUrlRequired.to_string());
         return Err(Denial::SignedUrlRequired);
     }
-    let state = match video.state {
-        VideoState::Ready if video.ready_to_stream() => Ok(()),
-        VideoState::Error => Err(Denial::Errored),
-        _ => Err(Denial::NotFound),
-    };
-    observe(obs, "state", state, |()| "ready".to_owned())?;
+    observe(obs, "state", video.availability(req.resource), |()| {
+        "ready".to_owned()
+    })?;
     let downloadable = match presented {
         Presented::Uid => true,
         Presented::Token {
@@ -292,7 +324,7 @@ pub fn verify_token_observed(
 
 /// Checks verified claims against the video; returns whether they allow downloads.
 fn check_claims(
-    video: &Video,
+    video: &(impl Subject + ?Sized),
     claims: &Claims,
     key_account: &AccountId,
     revoked: bool,
@@ -300,7 +332,7 @@ fn check_claims(
     obs: &mut impl Observer,
 ) -> Result<bool, Denial> {
     // A key of another account signs nothing for this video, however valid.
-    let account = if key_account == &video.account_id {
+    let account = if key_account == video.account() {
         Ok(())
     } else {
         Err(Denial::InvalidToken(
@@ -310,12 +342,12 @@ fn check_claims(
     observe(obs, "account", account, |()| {
         "the signing key belongs to the video's account".to_owned()
     })?;
-    let sub = if claims.sub == video.uid.as_str() {
+    let sub = if claims.sub == video.uid() {
         Ok(())
     } else {
         Err(Denial::InvalidToken("token is for another video"))
     };
-    observe(obs, "sub", sub, |()| format!("names video {}", video.uid))?;
+    observe(obs, "sub", sub, |()| format!("names video {}", video.uid()))?;
     let listed = if revoked {
         Err(Denial::InvalidToken("token revoked"))
     } else {

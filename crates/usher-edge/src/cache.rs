@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use quick_cache::sync::Cache;
 use tokio_util::sync::CancellationToken;
-use usher_core::{AccountId, Video, VideoId};
+use usher_core::{AccountId, LiveInputId, Video, VideoId};
 use usher_store::Db;
 use usher_token::{Claims, VerifyingKey};
+
+use crate::live::LiveChannel;
 
 /// How often another process's changes are looked for; bounds propagation to about
 /// this plus one request.
@@ -25,6 +27,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const TOKENS: usize = 20_000;
 const KEYS: usize = 10_000;
 const VIDEOS: usize = 50_000;
+const LIVE_INPUTS: usize = 10_000;
 
 /// A token whose signature was verified by a live key of `key_account`.
 #[derive(Debug)]
@@ -83,6 +86,7 @@ pub struct EdgeCache {
     tokens: Cache<String, Tagged<VerifiedToken>>,
     keys: Cache<String, Tagged<LiveKey>>,
     videos: Cache<VideoId, Tagged<Video>>,
+    live: Cache<LiveInputId, Tagged<LiveChannel>>,
 }
 
 impl Default for EdgeCache {
@@ -91,6 +95,7 @@ impl Default for EdgeCache {
             tokens: Cache::new(TOKENS),
             keys: Cache::new(KEYS),
             videos: Cache::new(VIDEOS),
+            live: Cache::new(LIVE_INPUTS),
         }
     }
 }
@@ -122,6 +127,14 @@ impl EdgeCache {
 
     pub fn put_video(&self, epoch: u64, v: Arc<Video>) {
         self.videos.insert(v.uid.clone(), Tagged(epoch, v));
+    }
+
+    pub fn live(&self, uid: &LiveInputId, epoch: u64) -> Option<Arc<LiveChannel>> {
+        fresh(self.live.get(uid), epoch)
+    }
+
+    pub fn put_live(&self, epoch: u64, c: Arc<LiveChannel>) {
+        self.live.insert(c.uid.clone(), Tagged(epoch, c));
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cors;
 pub mod explain;
 pub mod fast_path;
 pub mod files;
+pub mod live;
 pub mod player;
 pub mod published;
 pub mod serve;

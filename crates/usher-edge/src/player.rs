@@ -218,6 +218,7 @@ fn headline(d: &Denial) -> &'static str {
         Denial::RuleBlocked => "This video is not available from your network or location",
         Denial::OriginDenied => "This video cannot be played on this site",
         Denial::DownloadDenied => "This video cannot be downloaded with this link",
+        Denial::NotBroadcasting => "The broadcast has not started",
     }
 }
 
@@ -240,6 +241,7 @@ fn refusal(d: &Denial) -> Response {
         }
         Denial::OriginDenied => "Its owner allows it only on sites they choose.".to_owned(),
         Denial::DownloadDenied => String::new(),
+        Denial::NotBroadcasting => "Come back when it is on air.".to_owned(),
     };
     message_page(status, headline(d), &detail)
 }

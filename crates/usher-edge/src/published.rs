@@ -21,6 +21,8 @@ pub enum Place {
     /// A caption's files: only in a revision.
     Captions,
     AudioTrack(AudioTrackId),
+    /// A live broadcast's playlists and segments (only a live input has them).
+    Live,
 }
 
 /// A path the edge serves: what kind of resource it is and where it lives.
@@ -41,6 +43,34 @@ fn is_segment_file(s: &str) -> bool {
             .is_some_and(|n| n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The names a live packager writes (`usher_live::packager`): `media_N.m3u8`,
+/// `init-{run}-N.m4s` and `seg-{run}-N-{number}.m4s`, `run` being 32 hex characters.
+pub fn is_live_file(s: &str) -> bool {
+    let digits = |d: &str, max: usize| {
+        !d.is_empty() && d.len() <= max && d.bytes().all(|b| b.is_ascii_digit())
+    };
+    let run = |r: &str| r.len() == 32 && r.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if let Some(n) = s
+        .strip_prefix("media_")
+        .and_then(|r| r.strip_suffix(".m3u8"))
+    {
+        return digits(n, 2);
+    }
+    if let Some(r) = s.strip_prefix("init-").and_then(|r| r.strip_suffix(".m4s")) {
+        return r
+            .split_once('-')
+            .is_some_and(|(id, n)| run(id) && digits(n, 2));
+    }
+    if let Some(r) = s.strip_prefix("seg-").and_then(|r| r.strip_suffix(".m4s")) {
+        let mut parts = r.splitn(3, '-');
+        return matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(id), Some(n), Some(num)) if run(id) && digits(n, 2) && digits(num, 9)
+        );
+    }
+    false
+}
+
 fn is_language(s: &str) -> bool {
     (2..=MAX_LANGUAGE_LEN).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -58,6 +88,9 @@ pub fn classify(path: &str) -> Option<Published> {
         _ => {}
     }
     let rest = path.strip_prefix("manifest/")?;
+    if is_live_file(rest) {
+        return at(Resource::Media, Place::Live);
+    }
     let (dir, file) = rest.split_once('/')?;
     if let Some(language) = dir.strip_prefix("cc-") {
         let ok = is_language(language) && matches!(file, "index.m3u8" | "captions.vtt");
@@ -114,7 +147,7 @@ pub fn blob_key(video: &Video, path: &str, place: &Place) -> Option<String> {
             let file = path.rsplit('/').next()?;
             Some(published_file(uid, PublishedDir::AudioTrack(track), file))
         }
-        Place::AudioTrack(_) => None,
+        Place::AudioTrack(_) | Place::Live => None,
     }
 }
 
@@ -139,6 +172,37 @@ mod tests {
     use usher_core::{AccountId, VideoId, VideoState};
 
     const TRACK: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn live_files_are_the_packager_names_and_nothing_else() {
+        let run = "0123456789abcdef0123456789abcdef";
+        for ok in [
+            "media_0.m3u8".to_owned(),
+            "media_12.m3u8".to_owned(),
+            format!("init-{run}-0.m4s"),
+            format!("seg-{run}-1-000042.m4s"),
+        ] {
+            assert!(is_live_file(&ok), "{ok}");
+            assert_eq!(
+                classify(&format!("manifest/{ok}")).map(|p| p.place),
+                Some(Place::Live)
+            );
+        }
+        for bad in [
+            "media_.m3u8".to_owned(),
+            "media_123.m3u8".to_owned(),
+            "master.m3u8".to_owned(),
+            "manifest.mpd".to_owned(),
+            format!("init-{run}.m4s"),
+            format!("init-{}-0.m4s", &run[1..]),
+            format!("seg-{run}-1.m4s"),
+            format!("seg-{run}-1-00a042.m4s"),
+            format!("seg-{run}-1-000042.m4s/x"),
+            format!("seg-{}-1-000042.m4s", run.to_uppercase()),
+        ] {
+            assert!(!is_live_file(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn only_published_files_are_addressable() {

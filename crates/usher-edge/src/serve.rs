@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
-use usher_core::{KeyId, Video, VideoId};
+use usher_core::{KeyId, LiveInputId, Video, VideoId};
 use usher_store::{Blobs, Db};
 
 use crate::access::{
@@ -23,6 +23,7 @@ use crate::access::{
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
 use crate::files::Files;
+use crate::live::LiveChannel;
 use crate::published::{Place, blob_key, content_type};
 
 #[derive(Clone)]
@@ -142,6 +143,16 @@ pub struct Authorized {
     pub private: bool,
 }
 
+/// What a granted request plays: a video, or a live input's broadcast.
+#[derive(Debug, Clone)]
+pub enum Granted {
+    Video(Authorized),
+    Live {
+        channel: Arc<LiveChannel>,
+        private: bool,
+    },
+}
+
 /// `GET /{id}/{*rest}` through the router; [`crate::fast_path`] calls [`answer_media`]
 /// directly for most requests.
 pub async fn media(
@@ -165,11 +176,14 @@ pub async fn answer_media(
         return denied(&Denial::NotFound);
     };
     let viewer = viewer(st, peer, &req);
-    match authorize(st, id, published.resource, &viewer).await {
-        Ok(auth) if published.resource == Resource::Thumbnail => {
+    match authorize_any(st, id, published.resource, &viewer).await {
+        Ok(Granted::Video(auth)) if published.resource == Resource::Thumbnail => {
             crate::thumbnail::serve(st, &auth, req).await
         }
-        Ok(auth) => send(st, &auth, rest, &published.place, req).await,
+        Ok(Granted::Video(auth)) => send(st, &auth, rest, &published.place, req).await,
+        Ok(Granted::Live { channel, private }) => {
+            crate::live::send(st, &channel, private, rest, req).await
+        }
         Err(d) => denied(&d),
     }
 }
@@ -192,6 +206,37 @@ async fn load_video(st: &EdgeState, uid: &VideoId, epoch: u64) -> Result<Arc<Vid
     );
     st.cache.put_video(epoch, v.clone());
     Ok(v)
+}
+
+/// A video or, when no video has this uid, a live input.
+async fn load_subject(st: &EdgeState, uid: &VideoId, epoch: u64) -> Result<Target, Denial> {
+    match load_video(st, uid, epoch).await {
+        Ok(v) => Ok(Target::Video(v)),
+        Err(Denial::NotFound) => load_live(st, uid.as_str(), epoch).await.map(Target::Live),
+        Err(d) => Err(d),
+    }
+}
+
+enum Target {
+    Video(Arc<Video>),
+    Live(Arc<LiveChannel>),
+}
+
+async fn load_live(st: &EdgeState, uid: &str, epoch: u64) -> Result<Arc<LiveChannel>, Denial> {
+    let uid: LiveInputId = uid.parse().map_err(|_| Denial::NotFound)?;
+    if let Some(c) = st.cache.live(&uid, epoch) {
+        return Ok(c);
+    }
+    let input = st
+        .db
+        .live_input(&uid)
+        .await
+        .map_err(internal)?
+        .ok_or(Denial::NotFound)?;
+    let run = st.db.live_run(uid.as_str()).await.map_err(internal)?;
+    let channel = Arc::new(LiveChannel::new(input, run));
+    st.cache.put_live(epoch, channel.clone());
+    Ok(channel)
 }
 
 /// The live key `kid`, from the cache or the store; `None` if there is no such key.
@@ -246,13 +291,28 @@ async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedTo
     Ok(v)
 }
 
-/// Runs the access decision for `{id}` (a uid or a token) and `resource`.
+/// Runs the access decision for `{id}` (a uid or a token) and `resource`, for videos
+/// only.
 pub async fn authorize(
     st: &EdgeState,
     id: &str,
     resource: Resource,
     viewer: &Viewer,
 ) -> Result<Authorized, Denial> {
+    match authorize_any(st, id, resource, viewer).await? {
+        Granted::Video(a) => Ok(a),
+        Granted::Live { .. } => Err(Denial::NotFound),
+    }
+}
+
+/// Runs the access decision for `{id}` (a uid or a token naming a video or a live
+/// input) and `resource`.
+pub async fn authorize_any(
+    st: &EdgeState,
+    id: &str,
+    resource: Resource,
+    viewer: &Viewer,
+) -> Result<Granted, Denial> {
     // Read before anything is loaded: a change committed after this point makes
     // whatever is cached below stale.
     let epoch = st.db.access_epoch();
@@ -264,16 +324,14 @@ pub async fn authorize(
         now: now_secs(),
         skew: st.clock_skew,
     };
-    let (video, presented_token) = if let Ok(uid) = id.parse::<VideoId>() {
-        (load_video(st, &uid, epoch).await?, None)
+    let (target, presented_token) = if let Ok(uid) = id.parse::<VideoId>() {
+        (load_subject(st, &uid, epoch).await?, None)
     } else {
         let token = verified(st, id, epoch).await?;
         // The video is named by the token's `sub`, which is only trusted once signed.
         let uid = token.video.as_ref().ok_or(Denial::NotFound)?;
-        let video = load_video(st, uid, epoch).await?;
-        (video, Some(token))
+        (load_subject(st, uid, epoch).await?, Some(token))
     };
-    let origins = allowed(&video);
     let presented = match &presented_token {
         None => Presented::Uid,
         Some(t) => Presented::Token {
@@ -282,17 +340,39 @@ pub async fn authorize(
             revoked: t.revoked,
         },
     };
-    let grant = decide(&video, &origins, presented, &facts, video.downloads_enabled)?;
-    Ok(Authorized {
-        video,
-        private: grant.private,
-    })
+    match target {
+        Target::Video(video) => {
+            let origins = allowed(&video);
+            let grant = decide(
+                &*video,
+                &origins,
+                presented,
+                &facts,
+                video.downloads_enabled,
+            )?;
+            Ok(Granted::Video(Authorized {
+                video,
+                private: grant.private,
+            }))
+        }
+        Target::Live(channel) => {
+            let origins = parse_origins(&channel.allowed_origins);
+            let grant = decide(&*channel, &origins, presented, &facts, false)?;
+            Ok(Granted::Live {
+                channel,
+                private: grant.private,
+            })
+        }
+    }
 }
 
 pub fn allowed(video: &Video) -> Vec<AllowedOrigin> {
+    parse_origins(&video.allowed_origins)
+}
+
+pub fn parse_origins(entries: &[String]) -> Vec<AllowedOrigin> {
     // Entries were validated when stored; one that no longer parses matches nothing.
-    video
-        .allowed_origins
+    entries
         .iter()
         .filter_map(|o| AllowedOrigin::parse(o).ok())
         .collect()

@@ -78,6 +78,12 @@ pub struct Metrics {
     /// Set from the database just before each scrape: the queue is shared by every
     /// process, so any of them reports the same depth.
     pub queue_depth: Family<QueueLabels, Gauge>,
+    /// Live inputs whose publisher is connected to this process.
+    pub live_inputs_connected: Gauge,
+    /// Bytes of packaged live media stored by this process's ingest.
+    pub live_ingest_bytes: Counter,
+    /// Bytes received from publishers by this process's ingest.
+    pub live_publish_bytes: Counter,
 }
 
 fn request_histogram() -> AtomicHistogram {
@@ -129,6 +135,24 @@ impl Metrics {
             "Jobs waiting or running across all processes, by kind and state",
             queue_depth.clone(),
         );
+        let live_inputs_connected = Gauge::default();
+        registry.register(
+            "live_inputs_connected",
+            "Live inputs with a publisher connected to this process",
+            live_inputs_connected.clone(),
+        );
+        let live_publish_bytes = Counter::default();
+        registry.register(
+            "live_publish_bytes",
+            "Bytes received from live publishers by this process",
+            live_publish_bytes.clone(),
+        );
+        let live_ingest_bytes = Counter::default();
+        registry.register(
+            "live_packaged_bytes",
+            "Bytes of live segments and playlists stored by this process",
+            live_ingest_bytes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -138,6 +162,9 @@ impl Metrics {
             token_cache_misses: token_cache.get_or_create_owned(&CacheLabels { result: "miss" }),
             job_seconds,
             queue_depth,
+            live_inputs_connected,
+            live_ingest_bytes,
+            live_publish_bytes,
         }
     }
 

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_rate_counters.sql")),
     (12, include_str!("../migrations/0012_tus_parts.sql")),
     (13, include_str!("../migrations/0013_live_inputs.sql")),
+    (14, include_str!("../migrations/0014_live_runs.sql")),
 ];
 
 /// How to open the metadata database.

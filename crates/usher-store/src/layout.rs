@@ -51,6 +51,17 @@ pub enum PublishedDir<'a> {
     AudioTrack(&'a AudioTrackId),
 }
 
+/// A live broadcast run's files: written by the ingest (`usher_live`), served by the
+/// edges while the run is on air, removed a little after it ends.
+pub fn live_run_prefix(input: &str, run: &str) -> String {
+    format!("live/{input}/{run}")
+}
+
+/// The HLS master playlist of a live run (the edge's `manifest/video.m3u8`).
+pub const LIVE_HLS_MASTER: &str = "master.m3u8";
+/// The DASH MPD of a live run (the edge's `manifest/video.mpd`).
+pub const LIVE_DASH_MANIFEST: &str = "manifest.mpd";
+
 /// The directory of the videos' outputs (all generations).
 pub fn outputs_prefix(uid: &VideoId) -> String {
     format!("videos/{uid}")

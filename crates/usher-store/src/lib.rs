@@ -17,6 +17,7 @@ mod keys;
 pub mod layout;
 mod live_inputs;
 mod live_outputs;
+mod live_runs;
 pub mod master_key;
 mod nullable;
 mod publish;

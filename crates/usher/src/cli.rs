@@ -395,6 +395,15 @@ pub struct ServeArgs {
     /// per forwarded client); beyond it, 503.
     #[arg(long, env = "USHER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = crate::http_server::DEFAULT_MAX_CONNECTIONS_PER_CLIENT, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_client: u32,
+    /// Accept live broadcasts over RTMP on this address (e.g. 0.0.0.0:1935; port 0 picks a
+    /// free port). Publishers send to rtmp://HOST:PORT/live/ with their live input's
+    /// stream key.
+    #[arg(long, env = "USHER_RTMP_LISTEN")]
+    pub rtmp_listen: Option<SocketAddr>,
+    /// The RTMP URL the API hands out as a live input's `rtmps.url` (default: this
+    /// process's --rtmp-listen address, else rtmp://<public host>:1935/live/).
+    #[arg(long, env = "USHER_LIVE_RTMP_URL")]
+    pub live_rtmp_url: Option<String>,
     /// Networks whose clients may read `/metrics`; repeat for several.
     #[arg(
         long = "metrics-allow",

@@ -48,11 +48,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         || public_url.clone(),
         |u| u.trim_end_matches('/').to_owned(),
     );
+    let rtmp = match args.rtmp_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for RTMP on {addr}"))?,
+        ),
+        None => None,
+    };
+    let rtmp_url = match (&args.live_rtmp_url, &rtmp) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(l)) => Some(format!("rtmp://{}/live/", l.local_addr()?)),
+        (None, None) => None,
+    };
     let role = args.role;
     let shutdown = CancellationToken::new();
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
     // The API never runs ffmpeg; the edge makes thumbnails, the worker packages.
-    let tools = if role.edge() || role.worker() {
+    let tools = if role.edge() || role.worker() || rtmp.is_some() {
         Some(Arc::new(
             Tools::from_env().context("finding ffmpeg and ffprobe")?,
         ))
@@ -83,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 copy_policy: args.copy_policy(),
                 clock_skew: i64::from(args.clock_skew),
                 body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
+                live_rtmp_url: rtmp_url.clone(),
                 ..ApiConfig::default()
             },
             master_keys,
@@ -162,6 +176,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, "listening");
         // Scripts and tests read the bound address (port 0 picks one) from this line.
         println!("usher listening on http://{addr}");
+    }
+    if let (Some(listener), Some(tools)) = (rtmp, &tools) {
+        let addr = listener.local_addr()?;
+        let ingest = usher_live::Ingest::start(
+            stores.db.clone(),
+            stores.blobs.clone(),
+            tools.ffmpeg_path().to_owned(),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the live ingest")?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            usher_live::rtmp::serve(listener, ingest, stop).await;
+            Ok::<(), anyhow::Error>(())
+        });
+        tracing::info!(%addr, "listening for RTMP");
+        println!("usher rtmp listening on rtmp://{addr}/live/");
     }
     std::io::stdout().flush()?;
 

@@ -14,6 +14,7 @@ mod support;
 mod blobs;
 mod captions;
 mod live_inputs;
+mod live_runs;
 mod races;
 mod reaper;
 mod secrets;

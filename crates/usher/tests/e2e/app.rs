@@ -59,6 +59,8 @@ pub struct App {
     pub url: String,
     /// Every listener's, in `--listen` order (extra `--listen` flags add to the first).
     pub urls: Vec<String>,
+    /// The RTMP ingest URL (`rtmp://addr/live/`), when started with `--rtmp-listen`.
+    pub rtmp: Option<String>,
     pub data_dir: PathBuf,
     pub account: Account,
     pub http: reqwest::Client,
@@ -87,10 +89,13 @@ pub fn start(data_dir: &Path, account: Account, extra: &[&str]) -> App {
         .expect("spawn usher serve");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (rtmp_tx, rtmp_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("usher listening on ") {
                 let _ = tx.send(url.to_owned());
+            } else if let Some(url) = line.strip_prefix("usher rtmp listening on ") {
+                let _ = rtmp_tx.send(url.to_owned());
             }
         }
     });
@@ -101,10 +106,16 @@ pub fn start(data_dir: &Path, account: Account, extra: &[&str]) -> App {
                 .expect("server announced its address")
         })
         .collect();
+    let rtmp = extra.contains(&"--rtmp-listen").then(|| {
+        rtmp_rx
+            .recv_timeout(START_DEADLINE)
+            .expect("server announced its RTMP address")
+    });
     App {
         child,
         url: urls[0].clone(),
         urls,
+        rtmp,
         data_dir: data_dir.to_owned(),
         account,
         http: reqwest::Client::new(),

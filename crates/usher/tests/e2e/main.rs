@@ -13,6 +13,7 @@ mod client_ip;
 mod crash;
 mod fast_path;
 mod ladder;
+mod live;
 mod malformed;
 mod media;
 mod ops;

@@ -1,0 +1,13 @@
+//! Live ingest (SPEC §8): publishers connect over RTMP ([`rtmp`]) with a live input's
+//! stream key; [`ingest`] admits them and runs each broadcast, whose media [`flv`] frames
+//! for one ffmpeg per run ([`packager`]) that cuts fMP4 segments with live HLS and DASH
+//! playlists; [`receiver`] stores what ffmpeg writes in the blob store, where the edges
+//! serve it behind the same access decision as video.
+
+pub mod flv;
+pub mod ingest;
+pub mod packager;
+pub mod receiver;
+pub mod rtmp;
+
+pub use ingest::{Broadcast, Ingest, Refusal, run_prefix};

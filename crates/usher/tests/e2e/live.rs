@@ -1,0 +1,255 @@
+//! Live streaming end to end (SPEC §8): ffmpeg publishes over RTMP to a live input's
+//! stream key, ffmpeg reads the broadcast back over HLS and DASH through a token while
+//! it runs, and the access rules hold on every playlist reload and segment.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::app::{App, spawn_app};
+use crate::media::{duration, probe};
+
+/// How long a publisher may take to show up as a playable playlist.
+const ON_AIR_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `ffmpeg -re` publishing a test pattern with the wall clock burnt in, as a
+/// broadcaster would, for `seconds`.
+fn publish(url: &str, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg publisher")
+}
+
+/// Waits for a publisher that should be refused; returns its stderr.
+fn refused(mut child: Child) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(!status.success(), "the publisher was accepted: {err}");
+            return err;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a refused publisher kept running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Publisher(Child);
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn get(app: &App, path: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}/{path}", app.url))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn live_input(app: &App, body: Value) -> Value {
+    app.post("/stream/live_inputs", body).await
+}
+
+/// Polls `path` until it answers 200.
+async fn wait_on_air(app: &App, path: &str) {
+    let start = Instant::now();
+    loop {
+        let r = get(app, path).await;
+        if r.status() == 200 {
+            return;
+        }
+        assert!(
+            start.elapsed() < ON_AIR_DEADLINE,
+            "{path} never went on air: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// ffmpeg reading `seconds` of a live stream into an MP4.
+fn record(url: &str, seconds: u32, out: &Path) -> std::process::Output {
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-i",
+            url,
+        ])
+        .args(["-t", &seconds.to_string(), "-c", "copy"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() {
+    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let rtmp = app.rtmp.clone().unwrap();
+    let input = live_input(
+        &app,
+        json!({"meta": {"name": "town hall"}, "recording": {"mode": "off", "requireSignedURLs": true}}),
+    )
+    .await;
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    let key = input["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+    assert_eq!(input["rtmps"]["url"], rtmp.as_str(), "{input}");
+
+    // Not on air yet: the input's media says so, by uid and by token alike.
+    let token = app.token(&uid, json!({})).await;
+    let r = get(&app, &format!("{token}/manifest/video.m3u8")).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "the live input is not broadcasting\n"
+    );
+
+    // A wrong key is refused at the handshake.
+    let wrong = format!("{}k{}", uid, "0".repeat(32));
+    refused(publish(&format!("{rtmp}{wrong}"), 5));
+
+    let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 120));
+    wait_on_air(&app, &format!("{token}/manifest/video.m3u8")).await;
+
+    // A second publisher on the same input is refused while the first is on air.
+    refused(publish(&format!("{rtmp}{key}"), 5));
+
+    // The uid of a private input is refused; the token's playlists are live HLS.
+    let r = get(&app, &format!("{uid}/manifest/video.m3u8")).await;
+    assert_eq!(r.status(), 401);
+    let r = get(&app, &format!("{token}/manifest/video.m3u8")).await;
+    assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+    assert_eq!(r.headers()["cache-control"], "private, max-age=1");
+    let master = r.text().await.unwrap();
+    assert!(master.contains("media_0.m3u8"), "{master}");
+    let r = get(&app, &format!("{token}/manifest/media_0.m3u8")).await;
+    let media = r.text().await.unwrap();
+    assert!(
+        !media.contains("#EXT-X-ENDLIST"),
+        "a live playlist: {media}"
+    );
+    let segment = media
+        .lines()
+        .find(|l| l.starts_with("seg-"))
+        .unwrap_or_else(|| panic!("no segment in {media}"))
+        .to_owned();
+    let r = get(&app, &format!("{token}/manifest/{segment}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "private, max-age=3600, immutable"
+    );
+    let r = get(&app, &format!("{uid}/manifest/{segment}")).await;
+    assert_eq!(r.status(), 401, "segments by uid are refused too");
+
+    // ffmpeg plays it over HLS and over DASH while it runs.
+    for manifest in ["video.m3u8", "video.mpd"] {
+        let out = tmp.path().join(format!("{manifest}.mp4"));
+        let url = format!("{}/{token}/manifest/{manifest}", app.url);
+        let run = record(&url, 4, &out);
+        assert!(
+            run.status.success(),
+            "{manifest}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let d = duration(&probe(&out));
+        assert!(d >= 3.0, "{manifest}: {d} s recorded");
+    }
+
+    // A token of a signing key revoked mid-broadcast is refused on its next playlist
+    // reload and segment.
+    let signing = app.post("/stream/keys", json!({})).await;
+    let kid = signing["id"].as_str().unwrap();
+    let viewer = app
+        .token(&uid, json!({"id": kid, "pem": signing["pem"]}))
+        .await;
+    let playlist = format!("{viewer}/manifest/media_0.m3u8");
+    assert_eq!(get(&app, &playlist).await.status(), 200);
+    let r = app
+        .auth(app.http.delete(app.api(&format!("/stream/keys/{kid}"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get(&app, &playlist).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.text().await.unwrap().trim(),
+        "invalid token: signing key revoked"
+    );
+    let r = get(&app, &format!("{viewer}/manifest/{segment}")).await;
+    assert_eq!(r.status(), 401);
+    // Other viewers' tokens play on.
+    assert_eq!(
+        get(&app, &format!("{token}/manifest/media_0.m3u8"))
+            .await
+            .status(),
+        200
+    );
+
+    // A disabled input refuses its publisher.
+    drop(_publisher);
+    let off = live_input(&app, json!({"enabled": false})).await;
+    let off_key = off["rtmps"]["streamKey"].as_str().unwrap();
+    refused(publish(&format!("{rtmp}{off_key}"), 5));
+
+    // The broadcast ended: the input says so, and its media is off air.
+    let start = Instant::now();
+    loop {
+        let r = app
+            .auth(app.http.get(app.api(&format!("/stream/live_inputs/{uid}"))))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        if v["result"]["status"]["current"]["state"] == "disconnected" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = get(&app, &format!("{token}/manifest/video.m3u8")).await;
+    assert_eq!(r.status(), 404);
+}
