@@ -113,6 +113,10 @@ impl From<StoreError> for ApiError {
                 "watermark profiles" => {
                     "Too many watermark profiles: delete one before creating another"
                 }
+                "live inputs" => "Too many live inputs: delete one before creating another",
+                "live outputs" => {
+                    "Too many outputs on this live input: delete one before adding another"
+                }
                 _ => "Limit reached",
             }),
             other => Self::Internal(other.into()),

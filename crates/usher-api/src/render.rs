@@ -42,7 +42,7 @@ pub fn video(v: &Video, public_url: &str) -> Value {
         "maxDurationSeconds": v.max_duration_seconds,
         "scheduledDeletion": time(v.scheduled_deletion),
         "uploadExpiry": time(v.upload_expiry),
-        "liveInput": null,
+        "liveInput": v.live_input.as_ref().map(|u| u.as_str()),
         "clippedFrom": v.clipped_from.as_ref().map(|u| u.as_str()),
         "watermark": v.watermark.as_ref().map(watermark),
     })

@@ -123,6 +123,27 @@ fn check_parsed(policy: &AddressPolicy, url: &Url) -> Result<(), Blocked> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Blocked::Scheme);
     }
+    check_host(policy, url)
+}
+
+/// Whether `url`'s host may be reached under `policy`, whatever the scheme: for URLs
+/// another program connects to (a live output's `rtmp://` target), judged as far as
+/// the URL itself tells — an IP literal or `localhost`. What a name resolves to is
+/// for whoever connects to judge.
+pub fn host_allowed(policy: &AddressPolicy, url: &Url) -> bool {
+    if matches!(url.scheme(), "http" | "https") {
+        return check_host(policy, url).is_ok();
+    }
+    // The URL standard leaves the host of a scheme it does not know (rtmp, srt) an
+    // opaque string: `rtmp://127.0.0.1/` has the "domain" `127.0.0.1`, and
+    // `rtmp://2130706433/` reaches loopback all the same through the resolver. Read as
+    // an http URL's host, both become the address they name.
+    url.host_str()
+        .and_then(|host| Url::parse(&format!("http://{host}/")).ok())
+        .is_some_and(|http| check_host(policy, &http).is_ok())
+}
+
+fn check_host(policy: &AddressPolicy, url: &Url) -> Result<(), Blocked> {
     let allowed = match url.host() {
         None => return Err(Blocked::NoHost),
         Some(url::Host::Ipv4(ip)) => policy.allows(IpAddr::V4(ip)),
@@ -251,5 +272,28 @@ mod tests {
         assert!(check_url(&net, "http://127.0.0.2:9/a").is_ok());
         assert!(check_url(&net, "http://127.0.0.1:9/a").is_err());
         assert!(check_url(&net, "http://localhost:9/a").is_err());
+    }
+
+    #[test]
+    fn hosts_are_judged_whatever_the_scheme() {
+        let allowed =
+            |policy: &AddressPolicy, url: &str| host_allowed(policy, &Url::parse(url).unwrap());
+        let open = AddressPolicy::public_only().allow_private(true);
+        for url in [
+            "rtmp://a.example/live",
+            "rtmps://8.8.8.8:443/app",
+            "srt://[2606:4700::1111]:9",
+        ] {
+            assert!(allowed(&public(), url), "{url}");
+        }
+        for url in [
+            "rtmp://127.0.0.1/live",
+            "rtmp://localhost:1935/x",
+            "srt://10.0.0.1:9",
+            "rtmp://[::1]/x",
+        ] {
+            assert!(!allowed(&public(), url), "{url}");
+            assert!(allowed(&open, url), "{url}");
+        }
     }
 }

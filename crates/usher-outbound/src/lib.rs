@@ -8,6 +8,8 @@ mod error;
 mod fetch;
 pub mod policy;
 
-pub use client::{CONNECT_TIMEOUT, MAX_REDIRECTS, Outbound, READ_IDLE_TIMEOUT, check_url};
+pub use client::{
+    CONNECT_TIMEOUT, MAX_REDIRECTS, Outbound, READ_IDLE_TIMEOUT, check_url, host_allowed,
+};
 pub use error::FetchError;
 pub use policy::AddressPolicy;

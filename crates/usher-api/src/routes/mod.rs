@@ -7,6 +7,7 @@ pub mod copy;
 pub mod direct_uploads;
 pub mod downloads;
 pub mod keys;
+pub mod live_inputs;
 pub mod storage_usage;
 pub mod token_explain;
 pub mod token_revoke;
@@ -50,6 +51,28 @@ pub fn router() -> Router<ApiState> {
             get(watermarks::get).delete(watermarks::delete),
         )
         .route("/stream/direct_upload", post(direct_uploads::create))
+        .route(
+            "/stream/live_inputs",
+            get(live_inputs::list).post(live_inputs::create),
+        )
+        .route(
+            "/stream/live_inputs/{live_input_identifier}",
+            get(live_inputs::get)
+                .put(live_inputs::update)
+                .delete(live_inputs::delete),
+        )
+        .route(
+            "/stream/live_inputs/{live_input_identifier}/videos",
+            get(live_inputs::videos),
+        )
+        .route(
+            "/stream/live_inputs/{live_input_identifier}/outputs",
+            get(live_inputs::outputs::list).post(live_inputs::outputs::create),
+        )
+        .route(
+            "/stream/live_inputs/{live_input_identifier}/outputs/{output_identifier}",
+            put(live_inputs::outputs::update).delete(live_inputs::outputs::delete),
+        )
         .route(
             "/stream/webhook",
             put(webhooks::update)

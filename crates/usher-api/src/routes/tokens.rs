@@ -1,5 +1,6 @@
-//! `POST /stream/{uid}/token`: signed URL tokens minted by Usher, with either the
-//! account's own key or a signing key the caller proves it holds (`id` + `pem`).
+//! `POST /stream/{uid}/token`: signed URL tokens minted by Usher for a video or a live
+//! input, with either the account's own key or a signing key the caller proves it holds
+//! (`id` + `pem`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use usher_core::time_fmt::{now_micros, now_secs};
-use usher_core::{AccountId, KeyId, VideoId};
+use usher_core::{AccountId, KeyId, LiveInputId, VideoId};
 use usher_store::master_key::account_key_aad;
 use usher_store::{KeyKind, KeyRecord};
 use usher_token::{Claims, MAX_TTL_SECS, SigningKey, Timestamp, VerifyingKey, parse_rules, sign};
@@ -70,12 +71,7 @@ pub async fn create(
     Path((_, uid)): Path<(String, String)>,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let uid: VideoId = uid
-        .parse()
-        .map_err(|_| ApiError::NotFound("Video not found"))?;
-    if st.db.video(&auth.account, &uid).await?.is_none() {
-        return Err(ApiError::NotFound("Video not found"));
-    }
+    let uid = subject(&st, &auth.account, &uid).await?;
     let now = now_secs();
     let exp = req.exp.map_or(now + DEFAULT_TTL_SECS, |t| t.0);
     let nbf = req.nbf.map_or(now - DEFAULT_TTL_SECS, |t| t.0);
@@ -103,7 +99,7 @@ pub async fn create(
     crate::rate_limit::token_request(&st.db, &st.limits(), &auth.account)
         .await?
         .map_err(ApiError::RateLimited)?;
-    let mut claims = Claims::new(uid.as_str());
+    let mut claims = Claims::new(&uid);
     claims.exp = Some(Timestamp(exp));
     claims.nbf = Some(Timestamp(nbf));
     claims.downloadable = req.downloadable.unwrap_or(false);
@@ -112,6 +108,21 @@ pub async fn create(
     claims.jti = Some(usher_core::ids::random_hex_id());
     let token = sign(&key, &claims).map_err(ApiError::internal)?;
     Ok(ok(json!({ "token": token })))
+}
+
+/// What the token is for: the account's video, or else its live input (viewers watch a
+/// broadcast by the input's uid, and a token whose `sub` is that uid plays it).
+async fn subject(st: &ApiState, account: &AccountId, uid: &str) -> Result<String, ApiError> {
+    let not_found = || ApiError::NotFound("Video not found");
+    let video: VideoId = uid.parse().map_err(|_| not_found())?;
+    if st.db.video(account, &video).await?.is_some() {
+        return Ok(video.into());
+    }
+    let input: LiveInputId = uid.parse().map_err(|_| not_found())?;
+    if st.db.account_live_input(account, &input).await?.is_some() {
+        return Ok(input.into());
+    }
+    Err(not_found())
 }
 
 /// A signing key named by the caller, who must present its private half.

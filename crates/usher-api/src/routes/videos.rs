@@ -24,6 +24,8 @@ pub const MAX_LIST_LIMIT: i64 = 1000;
 /// Longest `maxDurationSeconds` Cloudflare allows (6 hours).
 pub const MAX_DURATION_SECONDS: i64 = 21_600;
 const MAX_ALLOWED_ORIGINS: usize = 100;
+/// Longest `creator` (Cloudflare's limit).
+pub const MAX_CREATOR_LEN: usize = 64;
 
 pub fn parse_uid(uid: &str) -> Result<VideoId, ApiError> {
     uid.parse()
@@ -118,9 +120,23 @@ pub async fn list(
     Ok(ok_list(items, page.total))
 }
 
+/// `allowedOrigins` entries, named `field` in errors: at most [`MAX_ALLOWED_ORIGINS`],
+/// each a host the edges can match an `Origin` against.
+pub(crate) fn validate_origins(field: &str, origins: &[String]) -> Result<(), ApiError> {
+    if origins.len() > MAX_ALLOWED_ORIGINS {
+        return Err(ApiError::bad(format!(
+            "{field}: at most {MAX_ALLOWED_ORIGINS} entries"
+        )));
+    }
+    for o in origins {
+        AllowedOrigin::parse(o).map_err(|e| ApiError::bad(format!("{field}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// `null` and absent are different for nullable settings: absent leaves the field alone,
 /// `null` clears it.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -151,12 +167,7 @@ pub(crate) fn validate(req: EditRequest, uid: &VideoId) -> Result<VideoEdit, Api
         return Err(ApiError::bad("uid: does not match the video in the path"));
     }
     if let Some(origins) = &req.allowed_origins {
-        if origins.len() > MAX_ALLOWED_ORIGINS {
-            return Err(ApiError::bad("allowedOrigins: at most 100 entries"));
-        }
-        for o in origins {
-            AllowedOrigin::parse(o).map_err(|e| ApiError::bad(format!("allowedOrigins: {e}")))?;
-        }
+        validate_origins("allowedOrigins", origins)?;
     }
     if let Some(p) = req.thumbnail_pct
         && !(0.0..=1.0).contains(&p)
@@ -166,7 +177,7 @@ pub(crate) fn validate(req: EditRequest, uid: &VideoId) -> Result<VideoEdit, Api
         ));
     }
     if let Some(c) = req.creator.as_ref().and_then(|c| c.as_ref())
-        && c.len() > 64
+        && c.len() > MAX_CREATOR_LEN
     {
         return Err(ApiError::bad("creator: at most 64 characters"));
     }
