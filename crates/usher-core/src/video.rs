@@ -32,16 +32,20 @@ pub enum VideoState {
     InProgress,
     Ready,
     Error,
+    /// The recording of a live broadcast that is still on air (Cloudflare's
+    /// `live-inprogress`): it plays live, and is packaged once the broadcast ends.
+    LiveInProgress,
 }
 
 impl VideoState {
-    pub const ALL: [VideoState; 6] = [
+    pub const ALL: [VideoState; 7] = [
         Self::PendingUpload,
         Self::Downloading,
         Self::Queued,
         Self::InProgress,
         Self::Ready,
         Self::Error,
+        Self::LiveInProgress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,7 @@ impl VideoState {
             Self::InProgress => "inprogress",
             Self::Ready => "ready",
             Self::Error => "error",
+            Self::LiveInProgress => "live-inprogress",
         }
     }
 
@@ -63,6 +68,7 @@ impl VideoState {
         matches!(
             (self, next),
             (PendingUpload, Queued | Error)
+                | (LiveInProgress, Queued | Error)
                 | (Downloading, Queued | Error)
                 | (Queued, InProgress | Error)
                 | (InProgress, InProgress | Queued | Ready | Error)

@@ -134,7 +134,7 @@ impl EdgeCache {
     }
 
     pub fn put_live(&self, epoch: u64, c: Arc<LiveChannel>) {
-        self.live.insert(c.uid.clone(), Tagged(epoch, c));
+        self.live.insert(c.input.clone(), Tagged(epoch, c));
     }
 }
 

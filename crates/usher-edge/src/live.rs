@@ -7,7 +7,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use usher_core::{AccountId, LiveInputId};
+use usher_core::{AccountId, LiveInputId, Video};
 use usher_store::layout::{LIVE_DASH_MANIFEST, LIVE_HLS_MASTER, live_run_prefix};
 
 use crate::access::{Denial, Resource, Subject};
@@ -19,7 +19,11 @@ const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
 /// A live input as the access decision and the edge need it.
 #[derive(Debug, Clone)]
 pub struct LiveChannel {
-    pub uid: LiveInputId,
+    /// Whose broadcast this is: where its files are.
+    pub input: LiveInputId,
+    /// What a token's `sub` names: the input, or a recording of the broadcast that is
+    /// still on air (which plays the broadcast).
+    pub uid: String,
     pub account_id: AccountId,
     pub name: Option<String>,
     pub require_signed_urls: bool,
@@ -36,7 +40,8 @@ impl LiveChannel {
                 .get("name")
                 .and_then(|n| n.as_str())
                 .map(str::to_owned),
-            uid: input.uid,
+            uid: input.uid.to_string(),
+            input: input.uid,
             account_id: input.account_id,
             require_signed_urls: input.recording.require_signed_urls,
             allowed_origins: input.recording.allowed_origins,
@@ -45,9 +50,25 @@ impl LiveChannel {
     }
 }
 
+impl LiveChannel {
+    /// The broadcast as its recording in progress plays it: named by the video's uid,
+    /// under the video's own access settings.
+    pub fn as_recording(&self, video: &Video) -> Self {
+        Self {
+            input: self.input.clone(),
+            uid: video.uid.to_string(),
+            account_id: video.account_id.clone(),
+            name: video.name().map(str::to_owned),
+            require_signed_urls: video.require_signed_urls,
+            allowed_origins: video.allowed_origins.clone(),
+            run: self.run.clone(),
+        }
+    }
+}
+
 impl Subject for LiveChannel {
     fn uid(&self) -> &str {
-        self.uid.as_str()
+        &self.uid
     }
     fn account(&self) -> &AccountId {
         &self.account_id
@@ -87,7 +108,7 @@ pub async fn send(
     let (Some(run), Some(file)) = (&live.run, live_file(rest)) else {
         return denied(&Denial::NotFound);
     };
-    let key = format!("{}/{file}", live_run_prefix(live.uid.as_str(), run));
+    let key = format!("{}/{file}", live_run_prefix(live.input.as_str(), run));
     let origin = req.headers().get(header::ORIGIN).cloned();
     let scope = if private { "private" } else { "public" };
     let mut resp = if file.ends_with(".m3u8") || file.ends_with(".mpd") {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
-use usher_core::{KeyId, LiveInputId, Video, VideoId};
+use usher_core::{KeyId, LiveInputId, Video, VideoId, VideoState};
 use usher_store::{Blobs, Db};
 
 use crate::access::{
@@ -211,6 +211,12 @@ async fn load_video(st: &EdgeState, uid: &VideoId, epoch: u64) -> Result<Arc<Vid
 /// A video or, when no video has this uid, a live input.
 async fn load_subject(st: &EdgeState, uid: &VideoId, epoch: u64) -> Result<Target, Denial> {
     match load_video(st, uid, epoch).await {
+        // A recording still on air plays the broadcast.
+        Ok(v) if v.state == VideoState::LiveInProgress => {
+            let input = v.live_input.as_ref().ok_or(Denial::NotFound)?;
+            let channel = load_live(st, input.as_str(), epoch).await?;
+            Ok(Target::Live(Arc::new(channel.as_recording(&v))))
+        }
         Ok(v) => Ok(Target::Video(v)),
         Err(Denial::NotFound) => load_live(st, uid.as_str(), epoch).await.map(Target::Live),
         Err(d) => Err(d),

@@ -1,20 +1,30 @@
 //! Admitting publishers and running their broadcasts. A publisher names its live input
 //! by stream key; the key must be the input's current one, the input enabled, and no
-//! other run on air for it — on this process or any other (the run is claimed in the
-//! database under a lease that [`Broadcast`] renews while it lasts).
+//! other publisher on air for it — on this process or any other (the run is claimed in
+//! the database under a lease that the broadcast renews while it lasts).
+//!
+//! A broadcast outlives its publisher's connection by the input's `timeoutSeconds`: a
+//! publisher that drops and comes back within it continues the same broadcast — the
+//! same packager, playlists, segments and recording — with its timestamps moved on
+//! from where the last one stopped (status `reconnecting`, then `reconnected`). Then the
+//! broadcast ends: its run goes off air, and its recording is queued for packaging.
 //!
 //! A run's files are stored under `live/{input}/{run}/`; the edges find the run on air
 //! in the database and serve its playlists and segments from the blob store.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
-use usher_core::LiveInputId;
-use usher_store::{Blobs, Db};
+use usher_core::live::RecordingMode;
+use usher_core::time_fmt::now_micros;
+use usher_core::{LiveInputId, Video, VideoId, VideoState};
+use usher_store::{BlobWriter, Blobs, Db, LiveInputRecord};
 
-use crate::flv::TagKind;
+use crate::flv::{self, TagKind};
 use crate::packager::{Codecs, Packager};
 use crate::receiver::{Receiver, RunSink};
 
@@ -27,6 +37,11 @@ const MAX_HELD_TAGS: usize = 512;
 /// How long a run's files stay after it ends, for players still reading its last
 /// segments.
 pub const LINGER: Duration = Duration::from_secs(30);
+/// How long the packager may take to write its last segment.
+const FINISH_GRACE: Duration = Duration::from_secs(10);
+/// Milliseconds between the last tag of a publisher and the first of the one that
+/// reconnects (about a frame): timestamps must keep rising across the gap.
+const RECONNECT_STEP_MS: u32 = 40;
 
 /// Why a publisher was refused. The text goes back to the publisher; it never says more
 /// than that the key did not open anything.
@@ -47,13 +62,14 @@ pub fn run_prefix(input: &LiveInputId, run: &str) -> String {
     usher_store::layout::live_run_prefix(input.as_str(), run)
 }
 
-/// Everything a broadcast needs from the server.
+/// Everything a broadcast needs from the server, and the broadcasts of this process.
 pub struct Ingest {
     db: Db,
     blobs: Blobs,
     ffmpeg: PathBuf,
     receiver: Receiver,
     stop: CancellationToken,
+    sessions: Mutex<HashMap<LiveInputId, Arc<tokio::sync::Mutex<Session>>>>,
 }
 
 impl Ingest {
@@ -70,15 +86,17 @@ impl Ingest {
             ffmpeg,
             receiver,
             stop,
+            sessions: Mutex::default(),
         }))
     }
 
-    /// Checks `stream_key` and puts a new run on air for its input.
-    pub async fn admit(self: &Arc<Self>, stream_key: &str) -> Result<Broadcast, Refusal> {
-        let unavailable = |e: usher_store::StoreError| {
-            tracing::error!(error = %e, "live ingest could not read the store");
-            Refusal::Unavailable
-        };
+    fn session(&self, input: &LiveInputId) -> Option<Arc<tokio::sync::Mutex<Session>>> {
+        self.sessions.lock().ok()?.get(input).cloned()
+    }
+
+    /// Checks `stream_key` and attaches the publisher to its input's broadcast: the one
+    /// waiting for it to come back, else a new one.
+    pub async fn admit(self: &Arc<Self>, stream_key: &str) -> Result<Publisher, Refusal> {
         let input = self
             .db
             .live_input_for_stream_key(stream_key)
@@ -88,40 +106,286 @@ impl Ingest {
         if !input.enabled {
             return Err(Refusal::Disabled);
         }
-        let uid = input.uid.clone();
+        if let Some(session) = self.session(&input.uid) {
+            let mut s = session.lock().await;
+            if !s.ended {
+                if s.publisher.is_some() {
+                    return Err(Refusal::AlreadyLive);
+                }
+                s.reattach(&self.db).await;
+                let generation = s.generation;
+                drop(s);
+                return Ok(Publisher {
+                    ingest: self.clone(),
+                    input: input.uid,
+                    session,
+                    generation,
+                });
+            }
+        }
+        let session = Session::begin(self, input).await?;
+        let uid = session.input.uid.clone();
+        let generation = session.generation;
+        let session = Arc::new(tokio::sync::Mutex::new(session));
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.insert(uid.clone(), session.clone());
+        }
+        Ok(Publisher {
+            ingest: self.clone(),
+            input: uid,
+            session,
+            generation,
+        })
+    }
+
+    /// Ends `input`'s broadcast if it is still waiting for publisher `generation`'s
+    /// successor.
+    async fn end_if_abandoned(&self, input: &LiveInputId, generation: u64) {
+        let Some(session) = self.session(input) else {
+            return;
+        };
+        let mut s = session.lock().await;
+        if s.ended || s.publisher.is_some() || s.generation != generation {
+            return;
+        }
+        s.end(self).await;
+        drop(s);
+        if let Ok(mut sessions) = self.sessions.lock()
+            && sessions
+                .get(input)
+                .is_some_and(|c| Arc::ptr_eq(c, &session))
+        {
+            sessions.remove(input);
+        }
+    }
+}
+
+fn unavailable(e: usher_store::StoreError) -> Refusal {
+    tracing::error!(error = %e, "live ingest could not use the store");
+    Refusal::Unavailable
+}
+
+/// A recording in the making: the broadcast as received (FLV), streamed into the
+/// upload blob of a `live-inprogress` video.
+struct Recording {
+    video: VideoId,
+    writer: BlobWriter,
+}
+
+/// One broadcast of an input, on this process.
+struct Session {
+    input: LiveInputRecord,
+    run: String,
+    sink: RunSink,
+    lease: CancellationToken,
+    codecs: Codecs,
+    /// Tags that arrived before the first video tag.
+    held: Vec<(TagKind, u32, Bytes)>,
+    packager: Option<Packager>,
+    recording: Option<Recording>,
+    /// Publishers so far; the current one is `Some(generation)`.
+    generation: u64,
+    publisher: Option<u64>,
+    /// Added to a publisher's timestamps; set at its first tag after a reconnect.
+    offset: u32,
+    rebase: bool,
+    last_ts: u32,
+    ended: bool,
+}
+
+impl Session {
+    async fn begin(ingest: &Arc<Ingest>, input: LiveInputRecord) -> Result<Self, Refusal> {
+        let (db, uid) = (&ingest.db, input.uid.clone());
         let run = usher_core::ids::random_hex_id();
-        if !self
-            .db
+        if !db
             .claim_live_run(uid.as_str(), &run, RUN_LEASE)
             .await
             .map_err(unavailable)?
         {
             return Err(Refusal::AlreadyLive);
         }
-        if let Err(e) = self.db.set_live_input_status(&uid, Some("connected")).await {
-            tracing::warn!(error = %e, input = %uid, "could not record the live input's status");
-        }
-        let metrics = usher_metrics::metrics();
-        metrics.live_inputs_connected.inc();
+        let recording = match input.recording.mode {
+            RecordingMode::Automatic => match start_recording(ingest, &input).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(error = %e, input = %uid, "could not start the recording");
+                    let _ = db.end_live_run(uid.as_str(), &run).await;
+                    return Err(Refusal::Unavailable);
+                }
+            },
+            RecordingMode::Off => None,
+        };
+        set_status(db, &uid, "connected").await;
+        usher_metrics::metrics().live_inputs_connected.inc();
         tracing::info!(input = %uid, run, "broadcast started");
-        let sink = self.receiver.open(run_prefix(&uid, &run));
+        let sink = ingest.receiver.open(run_prefix(&uid, &run));
         let lease = CancellationToken::new();
-        tokio::spawn(renew(
-            self.db.clone(),
-            uid.clone(),
-            run.clone(),
-            lease.clone(),
-        ));
-        Ok(Broadcast {
-            ingest: self.clone(),
-            input: uid,
+        tokio::spawn(renew(db.clone(), uid, run.clone(), lease.clone()));
+        Ok(Self {
+            input,
             run,
             sink,
             lease,
             codecs: Codecs::default(),
             held: Vec::new(),
             packager: None,
+            recording,
+            generation: 1,
+            publisher: Some(1),
+            offset: 0,
+            rebase: false,
+            last_ts: 0,
+            ended: false,
         })
+    }
+
+    async fn reattach(&mut self, db: &Db) {
+        self.generation += 1;
+        self.publisher = Some(self.generation);
+        self.rebase = true;
+        set_status(db, &self.input.uid, "reconnected").await;
+        tracing::info!(input = %self.input.uid, run = self.run, "publisher reconnected");
+    }
+
+    async fn media(
+        &mut self,
+        ffmpeg: &std::path::Path,
+        kind: TagKind,
+        ts: u32,
+        body: Bytes,
+    ) -> std::io::Result<()> {
+        if self.rebase {
+            self.offset = self
+                .last_ts
+                .wrapping_add(RECONNECT_STEP_MS)
+                .wrapping_sub(ts);
+            self.rebase = false;
+        }
+        let ts = ts.wrapping_add(self.offset);
+        self.last_ts = self.last_ts.max(ts);
+        if let Some(rec) = self.recording.as_mut() {
+            record(rec, kind, ts, &body).await;
+        }
+        if let Some(p) = self.packager.as_mut() {
+            return p.write(kind, ts, &body).await;
+        }
+        self.codecs.see(kind, &body);
+        self.held.push((kind, ts, body));
+        if self.codecs.video.is_none() && self.held.len() < MAX_HELD_TAGS {
+            return Ok(());
+        }
+        let mut p = Packager::spawn(ffmpeg, self.codecs, &self.run, self.sink.url()).await?;
+        for (kind, ts, body) in self.held.drain(..) {
+            p.write(kind, ts, &body).await?;
+        }
+        self.packager = Some(p);
+        Ok(())
+    }
+
+    /// Ends the broadcast: the packager writes its last segment, the run goes off air
+    /// (its files are removed after [`LINGER`]) and the recording is queued.
+    async fn end(&mut self, ingest: &Ingest) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        if let Some(p) = self.packager.take() {
+            p.finish(FINISH_GRACE).await;
+        }
+        self.lease.cancel();
+        let (db, input, run) = (&ingest.db, &self.input.uid, &self.run);
+        if let Err(e) = db.end_live_run(input.as_str(), run).await {
+            tracing::warn!(error = %e, input = %input, "could not end the broadcast's run");
+        }
+        set_status(db, input, "disconnected").await;
+        if let Some(rec) = self.recording.take() {
+            finish_recording(db, rec).await;
+        }
+        usher_metrics::metrics().live_inputs_connected.dec();
+        tracing::info!(input = %input, run, "broadcast ended");
+        let blobs = ingest.blobs.clone();
+        let prefix = run_prefix(input, run);
+        let stop = ingest.stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {}
+                () = stop.cancelled() => {}
+            }
+            if let Err(e) = blobs.delete_prefix(&prefix).await {
+                tracing::warn!(error = %e, prefix, "could not remove an ended broadcast's files");
+            }
+        });
+    }
+}
+
+async fn set_status(db: &Db, input: &LiveInputId, state: &str) {
+    if let Err(e) = db.set_live_input_status(input, Some(state)).await {
+        tracing::warn!(error = %e, input = %input, "could not record the live input's status");
+    }
+}
+
+/// Creates the `live-inprogress` video a broadcast is recorded into, with the input's
+/// access settings, and opens its upload blob.
+async fn start_recording(
+    ingest: &Ingest,
+    input: &LiveInputRecord,
+) -> Result<Recording, usher_store::StoreError> {
+    let now = now_micros();
+    let uid = VideoId::generate();
+    let mut video = Video::new(
+        uid.clone(),
+        input.account_id.clone(),
+        VideoState::LiveInProgress,
+        now,
+    );
+    video.live_input = Some(input.uid.clone());
+    video.meta = input.meta.clone();
+    video.creator = input.default_creator.clone();
+    video.require_signed_urls = input.recording.require_signed_urls;
+    video.allowed_origins = input.recording.allowed_origins.clone();
+    video.scheduled_deletion = input
+        .delete_recording_after_days
+        .map(|days| now.saturating_add(days.saturating_mul(86_400_000_000)));
+    let mut writer = ingest
+        .blobs
+        .writer(&usher_store::layout::original_key(&uid))
+        .await?;
+    writer.write(Bytes::copy_from_slice(&flv::header())).await?;
+    ingest.db.insert_video(&video, None).await?;
+    tracing::info!(input = %input.uid, video = %uid, "recording the broadcast");
+    Ok(Recording { video: uid, writer })
+}
+
+/// Appends one tag to the recording; a failed write ends the recording (as an error)
+/// but not the broadcast.
+async fn record(rec: &mut Recording, kind: TagKind, ts: u32, body: &Bytes) {
+    let Some(head) = flv::tag_head(kind, ts, body.len()) else {
+        return;
+    };
+    let mut tag = Vec::with_capacity(head.len() + body.len() + 4);
+    tag.extend_from_slice(&head);
+    tag.extend_from_slice(body);
+    tag.extend_from_slice(&flv::trailer(body.len()));
+    if let Err(e) = rec.writer.write(Bytes::from(tag)).await {
+        tracing::error!(error = %e, video = %rec.video, "recording write failed");
+    }
+}
+
+async fn finish_recording(db: &Db, rec: Recording) {
+    let Recording { video, writer } = rec;
+    let size = match writer.finish().await {
+        Ok(n) => i64::try_from(n).unwrap_or(i64::MAX),
+        Err(e) => {
+            tracing::error!(error = %e, video = %video, "could not store the recording");
+            let reason = usher_core::ErrorReason::Unknown;
+            let _ = db.mark_error(&video, reason, now_micros()).await;
+            return;
+        }
+    };
+    match db.finish_recording(&video, size).await {
+        Ok(true) => tracing::info!(video = %video, size, "recording queued for packaging"),
+        Ok(false) => tracing::info!(video = %video, "the recording was deleted meanwhile"),
+        Err(e) => tracing::error!(error = %e, video = %video, "could not queue the recording"),
     }
 }
 
@@ -145,92 +409,62 @@ async fn renew(db: Db, input: LiveInputId, run: String, done: CancellationToken)
     }
 }
 
-/// One publisher's run, from admission to [`Broadcast::end`].
-pub struct Broadcast {
+/// One publisher's connection to a broadcast, from admission to [`Publisher::leave`].
+pub struct Publisher {
     ingest: Arc<Ingest>,
     input: LiveInputId,
-    run: String,
-    sink: RunSink,
-    lease: CancellationToken,
-    codecs: Codecs,
-    /// Tags that arrived before the first video tag.
-    held: Vec<(TagKind, u32, bytes::Bytes)>,
-    packager: Option<Packager>,
+    session: Arc<tokio::sync::Mutex<Session>>,
+    generation: u64,
 }
 
-impl Broadcast {
+impl Publisher {
     pub fn input(&self) -> &LiveInputId {
         &self.input
     }
 
-    /// Passes one audio or video message on to the packager; an error ends the run.
+    /// Passes one audio or video message on; an error ends this publisher's connection.
     pub async fn media(
         &mut self,
         kind: TagKind,
         timestamp_ms: u32,
-        body: bytes::Bytes,
+        body: Bytes,
     ) -> std::io::Result<()> {
         usher_metrics::metrics()
             .live_publish_bytes
             .inc_by(body.len() as u64);
-        if let Some(p) = self.packager.as_mut() {
-            return p.write(kind, timestamp_ms, &body).await;
+        let mut s = self.session.lock().await;
+        if s.ended || s.publisher != Some(self.generation) {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
         }
-        self.codecs.see(kind, &body);
-        self.held.push((kind, timestamp_ms, body));
-        if self.codecs.video.is_none() && self.held.len() < MAX_HELD_TAGS {
-            return Ok(());
-        }
-        let mut p =
-            Packager::spawn(&self.ingest.ffmpeg, self.codecs, &self.run, self.sink.url()).await?;
-        for (kind, ts, body) in self.held.drain(..) {
-            p.write(kind, ts, &body).await?;
-        }
-        self.packager = Some(p);
-        Ok(())
+        s.media(&self.ingest.ffmpeg, kind, timestamp_ms, body).await
     }
 
-    /// Resolves once the run's first playlists are stored (for tests and latency
-    /// figures).
-    pub async fn first_playlist(&mut self) -> bool {
-        self.sink.published(1).await
-    }
-
-    /// Ends the run: the packager writes its last segment, the run goes off air, and its
-    /// files are removed after [`LINGER`].
-    pub async fn end(mut self) {
-        if let Some(p) = self.packager.take() {
-            p.finish(Duration::from_secs(10)).await;
+    /// The publisher is gone. The broadcast waits `timeoutSeconds` for it to come back
+    /// (ends at once with 0, or when the server stops).
+    pub async fn leave(self) {
+        let mut s = self.session.lock().await;
+        if s.publisher != Some(self.generation) {
+            return;
         }
-        self.lease.cancel();
-        let (db, input, run) = (&self.ingest.db, &self.input, &self.run);
-        if let Err(e) = db.end_live_run(input.as_str(), run).await {
-            tracing::warn!(error = %e, input = %input, "could not end the broadcast's run");
+        s.publisher = None;
+        let wait = u64::try_from(s.input.recording.timeout_seconds).unwrap_or(0);
+        if wait == 0 || self.ingest.stop.is_cancelled() {
+            drop(s);
+            self.ingest
+                .end_if_abandoned(&self.input, self.generation)
+                .await;
+            return;
         }
-        if let Err(e) = db.set_live_input_status(input, Some("disconnected")).await {
-            tracing::warn!(error = %e, input = %input, "could not record the live input's status");
-        }
-        usher_metrics::metrics().live_inputs_connected.dec();
-        tracing::info!(input = %input, run, "broadcast ended");
-        let blobs = self.ingest.blobs.clone();
-        let prefix = run_prefix(input, run);
-        let stop = self.ingest.stop.clone();
+        set_status(&self.ingest.db, &self.input, "reconnecting").await;
+        drop(s);
+        let (ingest, input, generation) =
+            (self.ingest.clone(), self.input.clone(), self.generation);
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(LINGER) => {}
-                () = stop.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_secs(wait)) => {}
+                () = ingest.stop.cancelled() => {}
             }
-            if let Err(e) = blobs.delete_prefix(&prefix).await {
-                tracing::warn!(error = %e, prefix, "could not remove an ended broadcast's files");
-            }
+            ingest.end_if_abandoned(&input, generation).await;
         });
-    }
-}
-
-impl Drop for Broadcast {
-    fn drop(&mut self) {
-        // A run dropped without `end` (its task failed) stops renewing, so its lease
-        // runs out and the input can take a publisher again.
-        self.lease.cancel();
     }
 }

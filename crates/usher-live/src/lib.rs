@@ -10,4 +10,4 @@ pub mod packager;
 pub mod receiver;
 pub mod rtmp;
 
-pub use ingest::{Broadcast, Ingest, Refusal, run_prefix};
+pub use ingest::{Ingest, Publisher, Refusal, run_prefix};

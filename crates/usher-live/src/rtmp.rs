@@ -15,15 +15,19 @@ use rml_rtmp::sessions::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::flv::TagKind;
-use crate::ingest::{Broadcast, Ingest};
+use crate::ingest::{Ingest, Publisher};
 
 /// The application every publish URL names: `rtmp://host:port/live/STREAM_KEY`, as
 /// Cloudflare's `rtmps.url` ends in `/live/`.
 pub const APP: &str = "live";
 /// From connecting to the publish request being answered.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long stopping waits for broadcasts to end (packagers to finish, recordings to
+/// be stored).
+const STOP_GRACE: Duration = Duration::from_secs(30);
 /// Silence from a publisher after which its broadcast is over.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -46,9 +50,12 @@ pub async fn serve<L>(listener: L, ingest: Arc<Ingest>, stop: CancellationToken)
 where
     L: Accept,
 {
+    // On stop, every connection ends its broadcast (the recording is queued) before
+    // the server exits.
+    let connections = TaskTracker::new();
     loop {
         let (io, peer) = tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             accepted = listener.accept_io() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -59,13 +66,20 @@ where
             },
         };
         let (ingest, stop) = (ingest.clone(), stop.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             match connection(io, &ingest, stop).await {
                 Ok(()) => {}
                 Err(Error::Refused(why)) => tracing::info!(%peer, why, "RTMP publisher refused"),
                 Err(e) => tracing::info!(%peer, error = %e, "RTMP connection closed"),
             }
         });
+    }
+    connections.close();
+    if tokio::time::timeout(STOP_GRACE, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("broadcasts did not end in time");
     }
 }
 
@@ -145,7 +159,7 @@ async fn connection(
     send(&mut io, results, &mut events).await?;
 
     let admit_by = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut broadcast: Option<Broadcast> = None;
+    let mut broadcast: Option<Publisher> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let outcome = loop {
         if let Err(e) = handle(&mut io, &mut session, &mut events, &mut broadcast, ingest).await {
@@ -181,7 +195,7 @@ async fn connection(
         }
     };
     if let Some(b) = broadcast {
-        b.end().await;
+        b.leave().await;
     }
     outcome
 }
@@ -191,7 +205,7 @@ async fn handle(
     io: &mut (impl AsyncWrite + Unpin),
     session: &mut ServerSession,
     events: &mut Vec<ServerSessionEvent>,
-    broadcast: &mut Option<Broadcast>,
+    broadcast: &mut Option<Publisher>,
     ingest: &Arc<Ingest>,
 ) -> Result<(), Error> {
     let session_err = |e: rml_rtmp::sessions::ServerSessionError| Error::Session(e.to_string());

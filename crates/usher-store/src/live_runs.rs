@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use usher_core::time_fmt::{Micros, now_micros};
+use usher_core::{VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::Result;
+use crate::videos::queue_uploaded_in;
 
 fn micros(d: Duration) -> Micros {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -88,5 +90,21 @@ impl Db {
         .bind(now_micros())
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// A broadcast ended and its recording's bytes (`size`) are stored: the
+    /// `live-inprogress` video is queued for packaging like any upload. False if it is no
+    /// longer recording (deleted meanwhile).
+    pub async fn finish_recording(&self, uid: &VideoId, size: i64) -> Result<bool> {
+        let now = now_micros();
+        let mut tx = self.write_tx().await?;
+        if !queue_uploaded_in(&mut tx, uid, VideoState::LiveInProgress, size, now).await? {
+            return Ok(false);
+        }
+        // The edges stop serving it live.
+        self.bump_access_version(&mut *tx).await?;
+        tx.commit().await?;
+        self.mark_access_stale();
+        Ok(true)
     }
 }
