@@ -253,3 +253,115 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
     let r = get(&app, &format!("{token}/manifest/video.m3u8")).await;
     assert_eq!(r.status(), 404);
 }
+
+/// Polls the input until its status is `state`.
+async fn wait_status(app: &App, uid: &str, state: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = app
+            .auth(app.http.get(app.api(&format!("/stream/live_inputs/{uid}"))))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        if v["result"]["status"]["current"]["state"] == state {
+            return v["result"].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never {state}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn recordings(app: &App, uid: &str) -> Vec<Value> {
+    let r = app
+        .auth(
+            app.http
+                .get(app.api(&format!("/stream/live_inputs/{uid}/videos"))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["result"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_recorded_broadcast_survives_a_reconnect_and_becomes_an_on_demand_video() {
+    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let rtmp = app.rtmp.clone().unwrap();
+    let input = live_input(
+        &app,
+        json!({"meta": {"name": "weekly"}, "deleteRecordingAfterDays": 45,
+               "recording": {"mode": "automatic", "timeoutSeconds": 10}}),
+    )
+    .await;
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    let key = input["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+
+    let first = Publisher(publish(&format!("{rtmp}{key}"), 6));
+    wait_on_air(&app, &format!("{uid}/manifest/video.m3u8")).await;
+    wait_status(&app, &uid, "connected").await;
+
+    // The recording exists from the start, plays the broadcast, and carries the input's
+    // settings.
+    let recs = recordings(&app, &uid).await;
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let rec = recs[0]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(recs[0]["status"]["state"], "live-inprogress");
+    assert_eq!(recs[0]["liveInput"], uid.as_str());
+    assert_eq!(recs[0]["meta"]["name"], "weekly");
+    assert!(recs[0]["scheduledDeletion"].is_string(), "{}", recs[0]);
+    let r = get(&app, &format!("{rec}/manifest/video.m3u8")).await;
+    assert_eq!(r.status(), 200, "the recording plays live");
+    wait_on_air(&app, &format!("{uid}/manifest/media_0.m3u8")).await;
+    let segments_before = get(&app, &format!("{uid}/manifest/media_0.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    // The publisher drops; another connects within timeoutSeconds and the broadcast goes
+    // on: the same playlists, the same recording.
+    let mut first = first;
+    assert!(first.0.wait().unwrap().success());
+    wait_status(&app, &uid, "reconnecting").await;
+    let second = Publisher(publish(&format!("{rtmp}{key}"), 5));
+    wait_status(&app, &uid, "reconnected").await;
+    let run = |playlist: &str| {
+        playlist
+            .lines()
+            .find(|l| l.starts_with("seg-"))
+            .map(|l| l.split('-').nth(1).unwrap().to_owned())
+    };
+    let mut second = second;
+    assert!(second.0.wait().unwrap().success());
+    let after = get(&app, &format!("{uid}/manifest/media_0.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(run(&segments_before), run(&after), "one run: {after}");
+    assert_eq!(recordings(&app, &uid).await.len(), 1);
+
+    // Quiet for timeoutSeconds: the broadcast ends, the recording is packaged and plays
+    // on demand, as long as the broadcast was.
+    wait_status(&app, &uid, "disconnected").await;
+    let v = app.wait_final(&rec, crate::READY_DEADLINE).await;
+    assert_eq!(v["status"]["state"], "ready", "{v}");
+    assert_eq!(v["liveInput"], uid.as_str());
+    let d = v["duration"].as_f64().unwrap();
+    assert!(
+        (d - 11.0).abs() <= 1.0,
+        "recorded {d} s of an 11 s broadcast"
+    );
+    let out = tmp.path().join("recording.mp4");
+    let played = crate::media::play_to_mp4(&format!("{}/{rec}/manifest/video.m3u8", app.url), &out);
+    assert!((duration(&played) - d).abs() < 0.5);
+    let r = get(&app, &format!("{uid}/manifest/video.m3u8")).await;
+    assert_eq!(r.status(), 404, "the input is off air");
+}
