@@ -12,8 +12,10 @@
 //     frames: ["http://localhost:P3/embed", "http://localhost:P2/embed"],  // outer → inner
 //     player: "http://127.0.0.1:P/{token}/iframe?autoplay=true&muted=true",
 //     sign: {jwk, kid, sub, ttl},   // optional: sign {token} offline with WebCrypto
-//     expect: "play" | "refuse" | "blocked" | "revoke" | "watch",
+//     expect: "play" | "refuse" | "blocked" | "revoke" | "watch" | "offair",
 //     minTime: 1.0,                 // play: seconds of playback to wait for
+//     advance: 2.0,                 // play: and seconds played since it started (live)
+//     // offair: a live input's player waiting for its broadcast
 //     revoke: {url, bearer},        // revoke: DELETE this, then press play
 //     screenshot: "/path/player.png"
 //     // watch: the player (frames: [] puts it at the top, where DevTools throttling
@@ -106,6 +108,14 @@ async function look(page) {
         controls: v ? v.controls : null,
         poster: v ? v.poster : null,
         messageVisible: !!box && !box.hidden && box.offsetHeight > 0,
+        live: !!document.getElementById('usher-live')
+          && !document.getElementById('usher-live').hidden,
+        // Glass to glass: now against the program date time of what is on screen
+        // (the packager stamps each segment with the wall clock it was cut at).
+        latencyMs: window.usherPlayer && window.usherPlayer.hls && window.usherPlayer.hls.playingDate
+          ? Date.now() - window.usherPlayer.hls.playingDate.getTime() : null,
+        liveEdgeLatency: window.usherPlayer && window.usherPlayer.hls
+          ? window.usherPlayer.hls.latency : null,
         message: box && !box.hidden ? box.innerText.trim() : '',
         text: document.body ? document.body.innerText.trim().slice(0, 500) : '',
       };
@@ -262,10 +272,18 @@ async function runCase(browser, c, deadlineMs) {
           result.firstPlaying = s.currentTime;
         }
         // A refusal or an error will not turn into playback: stop waiting.
-        const over = s && (s.currentTime > c.minTime || s.state === 'refused' || s.state === 'error');
+        const advanced = c.advance === undefined || (result.firstPlaying !== undefined
+          && s.currentTime >= result.firstPlaying + c.advance);
+        const over = s && ((s.currentTime > c.minTime && advanced)
+          || s.state === 'refused' || s.state === 'error');
         return over ? { done: true, ...s } : s;
       });
       result.seen = seen;
+    } else if (c.expect === 'offair') {
+      result.seen = await until(deadline, async () => {
+        const s = await look(page);
+        return s && s.state === 'offair' ? { done: true, ...s } : s;
+      });
     } else if (c.expect === 'refuse') {
       result.seen = await until(deadline, async () => {
         const s = await look(page);

@@ -11,6 +11,9 @@
   // lists — ours lists the best first — and a slow link would wait for a whole
   // top-quality segment before the first frame; from here it climbs after one segment.
   var START_BANDWIDTH_ESTIMATE = 500000;
+  // How often a page waiting for a broadcast to start looks for it.
+  var LIVE_RETRY_MS = 5000;
+  var LIVE_SYNC_SEGMENTS = 2;
 
   var root = document.documentElement;
   var video = document.getElementById('usher-video');
@@ -24,6 +27,9 @@
   var startTime = cfg.startTime === '' ? -1 : Number(cfg.startTime);
   var autoplay = cfg.autoplay === 'true';
   var loadAtOnce = autoplay || cfg.preload === 'auto';
+  var live = cfg.live === 'true';
+  var badge = document.getElementById('usher-live');
+  var wasLive = false;
 
   function setState(s) {
     root.dataset.state = s;
@@ -82,6 +88,10 @@
 
   video.addEventListener('playing', function () {
     if (root.dataset.state !== 'refused') setState('playing');
+    if (live && badge) {
+      wasLive = true;
+      badge.hidden = false;
+    }
   });
   if (!video.controls) {
     video.addEventListener('click', function () {
@@ -235,17 +245,74 @@
 
   if (window.Hls && window.Hls.isSupported()) {
     var Hls = window.Hls;
-    var hls = new Hls({
-      autoStartLoad: loadAtOnce,
-      startPosition: startTime,
-      abrEwmaDefaultEstimate: START_BANDWIDTH_ESTIMATE,
-      xhrSetup: function (xhr, url) {
-        xhr.open('GET', withParent(url), true);
-      },
-    });
+    var hls = null;
     var started = loadAtOnce;
     var recovered = false;
-    if (!loadAtOnce) {
+    // A live input off air answers 404 until its broadcast starts: say so, and look
+    // again every little while.
+    var offAir = function () {
+      if (hls) hls.destroy();
+      hls = null;
+      if (badge) badge.hidden = true;
+      setState('offair');
+      show(wasLive ? 'The broadcast has ended' : 'The broadcast has not started',
+        wasLive ? 'Thank you for watching.' : 'It will play here as soon as it is on air.');
+      if (!wasLive) setTimeout(startHls, LIVE_RETRY_MS);
+    };
+    var startHls = function () {
+      hls = new Hls({
+        autoStartLoad: loadAtOnce || live,
+        startPosition: live ? -1 : startTime,
+        abrEwmaDefaultEstimate: START_BANDWIDTH_ESTIMATE,
+        // Two segments behind the live edge instead of hls.js's three: about 2 s less
+        // latency, still a segment of margin against a late one.
+        liveSyncDurationCount: LIVE_SYNC_SEGMENTS,
+        xhrSetup: function (xhr, url) {
+          xhr.open('GET', withParent(url), true);
+        },
+      });
+      hls.on(Hls.Events.MANIFEST_PARSED, function () {
+        if (live) {
+          box.hidden = true;
+          video.classList.remove('usher-hidden');
+          setState('ready');
+          if (autoplay || started) tryPlay();
+          return;
+        }
+        if (root.dataset.state === 'loading') setState('ready');
+        if (autoplay) tryPlay();
+      });
+      hls.on(Hls.Events.ERROR, function (_event, data) {
+        var code = data.response && data.response.code;
+        if (live && code === 404) {
+          offAir();
+          return;
+        }
+        if (code === 401 || code === 403 || (code === 404 && data.fatal)) {
+          refused(code, responseText(data.networkDetails));
+          hls.destroy();
+          return;
+        }
+        if (!data.fatal) return;
+        if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recovered) {
+          recovered = true;
+          hls.recoverMediaError();
+          return;
+        }
+        setState('error');
+        hls.destroy();
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+          show('The video could not be loaded', 'Check your connection and reload the page.');
+        } else {
+          show('This video cannot be played', 'Your browser could not decode it (' + data.details + ').');
+        }
+      });
+      // For the browser tests and for anyone debugging playback from the console.
+      window.usherPlayer = { hls: hls, video: video };
+      hls.loadSource(src);
+      hls.attachMedia(video);
+    };
+    if (!loadAtOnce && !live) {
       video.addEventListener('play', function () {
         if (!started) {
           started = true;
@@ -253,36 +320,9 @@
         }
       });
     }
-    hls.on(Hls.Events.MANIFEST_PARSED, function () {
-      if (root.dataset.state === 'loading') setState('ready');
-      if (autoplay) tryPlay();
-    });
-    hls.on(Hls.Events.ERROR, function (_event, data) {
-      var code = data.response && data.response.code;
-      if (code === 401 || code === 403 || (code === 404 && data.fatal)) {
-        refused(code, responseText(data.networkDetails));
-        hls.destroy();
-        return;
-      }
-      if (!data.fatal) return;
-      if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recovered) {
-        recovered = true;
-        hls.recoverMediaError();
-        return;
-      }
-      setState('error');
-      hls.destroy();
-      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
-        show('The video could not be loaded', 'Check your connection and reload the page.');
-      } else {
-        show('This video cannot be played', 'Your browser could not decode it (' + data.details + ').');
-      }
-    });
-    if (video.controls) menus(hls, Hls.Events);
-    // For the browser tests and for anyone debugging playback from the console.
-    window.usherPlayer = { hls: hls, video: video };
-    hls.loadSource(src);
-    hls.attachMedia(video);
+    startHls();
+    // A broadcast has one rendition and no tracks: no menus.
+    if (video.controls && !live) menus(hls, Hls.Events);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     // Native HLS (older Safari): the browser fetches segments itself, so only the
     // manifest carries `parentOrigin`.

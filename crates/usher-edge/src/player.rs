@@ -31,7 +31,7 @@ pub use params::{ParamError, PlayerParams, Preload};
 use assets::Asset;
 
 use crate::access::{Denial, Resource};
-use crate::serve::{Authorized, EdgeState, Viewer, allowed, authorize};
+use crate::serve::{EdgeState, Granted, Viewer, allowed, authorize_any, parse_origins};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -72,9 +72,37 @@ async fn page(kind: Page, st: &EdgeState, peer: SocketAddr, id: &str, req: Reque
         client: st.clients.resolve(peer.ip(), req.headers()),
         origin: embedding_origin(req.headers()),
     };
-    match authorize(st, id, Resource::Player, &viewer).await {
-        Ok(auth) => render(kind, &auth, &params, viewer.origin.as_ref()),
+    match authorize_any(st, id, Resource::Player, &viewer).await {
+        Ok(granted) => render(kind, &Shown::of(&granted), &params, viewer.origin.as_ref()),
         Err(d) => refusal(&d),
+    }
+}
+
+/// What a page shows: a video, or a live input's broadcast (which has no poster and
+/// may not have started).
+struct Shown<'a> {
+    title: Option<&'a str>,
+    allowed: Vec<usher_core::origin::AllowedOrigin>,
+    private: bool,
+    live: bool,
+}
+
+impl<'a> Shown<'a> {
+    fn of(granted: &'a Granted) -> Self {
+        match granted {
+            Granted::Video(auth) => Self {
+                title: auth.video.name(),
+                allowed: allowed(&auth.video),
+                private: auth.private,
+                live: false,
+            },
+            Granted::Live { channel, private } => Self {
+                title: channel.name.as_deref(),
+                allowed: parse_origins(&channel.allowed_origins),
+                private: *private,
+                live: true,
+            },
+        }
     }
 }
 
@@ -95,12 +123,11 @@ fn origin_string(o: &RequestOrigin) -> String {
 
 fn render(
     kind: Page,
-    auth: &Authorized,
+    shown: &Shown<'_>,
     params: &PlayerParams,
     origin: Option<&RequestOrigin>,
 ) -> Response {
-    let video = &auth.video;
-    let allowed = allowed(video);
+    let allowed = &shown.allowed;
     // Without a list, where the page is embedded does not matter to any request.
     let parent = origin
         .filter(|_| !allowed.is_empty())
@@ -114,13 +141,15 @@ fn render(
     };
     let poster = match &params.poster {
         Some(p) => p.url.clone(),
+        // A broadcast has no thumbnail to show.
+        None if shown.live => String::new(),
         None => format!("thumbnails/thumbnail.jpg{forward}"),
     };
     let title = escape(
-        video
-            .name()
+        shown
+            .title
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or("Video"),
+            .unwrap_or(if shown.live { "Live" } else { "Video" }),
     );
     let flag = |on: bool, attr: &str| {
         if on {
@@ -151,7 +180,8 @@ fn render(
 <body class="{body_class}">
 <main class="usher-player">
 <video id="usher-video" playsinline preload="{preload}" poster="{poster}" aria-label="{title}"{controls}{muted}{looped}
- data-src="manifest/video.m3u8" data-parent-origin="{parent}" data-start-time="{start}" data-autoplay="{autoplay}" data-preload="{preload}"></video>
+ data-src="manifest/video.m3u8" data-parent-origin="{parent}" data-start-time="{start}" data-autoplay="{autoplay}" data-preload="{preload}" data-live="{live}"></video>
+<span id="usher-live" class="usher-live" hidden>LIVE</span>
 <div id="usher-message" class="usher-message" role="alert" hidden><p class="usher-headline"></p><p class="usher-detail"></p></div>
 </main>{heading}
 </body>
@@ -167,10 +197,11 @@ fn render(
         looped = flag(params.looped, "loop"),
         parent = escape(&parent),
         autoplay = params.autoplay,
+        live = shown.live,
     );
-    let policy = csp::page_policy(&allowed, params.poster.as_ref().map(|p| p.origin.as_str()));
+    let policy = csp::page_policy(allowed, params.poster.as_ref().map(|p| p.origin.as_str()));
     // A page for a token, or one that names its embedder, is for this viewer only.
-    let cache = if auth.private || !allowed.is_empty() {
+    let cache = if shown.private || !allowed.is_empty() {
         "private, no-cache"
     } else {
         "public, max-age=300"

@@ -78,7 +78,7 @@ async fn embed_page(Query(q): Query<EmbedQuery>, headers: HeaderMap) -> Html<Str
 /// Starts an embedding site on a port of its own; returns its `/embed` URL, named by
 /// `localhost` so its origin differs from Usher's `127.0.0.1` and from every other
 /// embedding site.
-async fn embedding_site() -> (String, u16) {
+pub async fn embedding_site() -> (String, u16) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let app = Router::new().route("/embed", axum::routing::get(embed_page));
