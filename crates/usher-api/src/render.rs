@@ -105,6 +105,19 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_names_its_live_input() {
+        let mut v = Video::new(
+            VideoId::generate(),
+            AccountId::generate(),
+            VideoState::Queued,
+            0,
+        );
+        let input = usher_core::LiveInputId::generate();
+        v.live_input = Some(input.clone());
+        assert_eq!(video(&v, "http://h:1")["liveInput"], input.as_str());
+    }
+
+    #[test]
     fn a_clip_shows_its_source_and_watermark_in_cloudflares_shape() {
         let account = AccountId::generate();
         let mut v = Video::new(VideoId::generate(), account.clone(), VideoState::Queued, 0);
