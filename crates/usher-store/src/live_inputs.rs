@@ -393,3 +393,18 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let input = LiveInputRecord::new(AccountId::generate(), 0);
+        let shown = format!("{input:?}");
+        assert!(shown.contains(input.uid.as_str()));
+        assert!(!shown.contains(input.stream_key.expose()));
+        assert!(!shown.contains(&input.stream_key.expose()[33..]));
+        assert!(!shown.contains(input.srt_passphrase.expose()));
+    }
+}

@@ -160,3 +160,23 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_stream_key() {
+        let output = LiveOutputRecord {
+            uid: LiveOutputId::generate(),
+            live_input_uid: LiveInputId::generate(),
+            account_id: AccountId::generate(),
+            url: "rtmp://live.example/app".into(),
+            stream_key: Secret::new("target-service-key"),
+            enabled: true,
+            created: 0,
+            modified: 0,
+        };
+        assert!(!format!("{output:?}").contains("target-service-key"));
+    }
+}
