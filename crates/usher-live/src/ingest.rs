@@ -25,6 +25,7 @@ use usher_core::{LiveInputId, Video, VideoId, VideoState};
 use usher_store::{BlobWriter, Blobs, Db, LiveInputRecord};
 
 use crate::flv::{self, TagKind};
+use crate::outputs::Restreams;
 use crate::packager::{Codecs, Packager};
 use crate::receiver::{Receiver, RunSink};
 
@@ -39,6 +40,8 @@ const MAX_HELD_TAGS: usize = 512;
 pub const LINGER: Duration = Duration::from_secs(30);
 /// How long the packager may take to write its last segment.
 const FINISH_GRACE: Duration = Duration::from_secs(10);
+/// How often a broadcast looks for outputs added, changed or removed while it runs.
+const OUTPUTS_REFRESH: Duration = Duration::from_secs(5);
 /// Milliseconds between the last tag of a publisher and the first of the one that
 /// reconnects (about a frame): timestamps must keep rising across the gap.
 const RECONNECT_STEP_MS: u32 = 40;
@@ -67,6 +70,8 @@ pub struct Ingest {
     db: Db,
     blobs: Blobs,
     ffmpeg: PathBuf,
+    /// Which addresses outputs may reach (the copy policy).
+    policy: usher_outbound::AddressPolicy,
     receiver: Receiver,
     stop: CancellationToken,
     sessions: Mutex<HashMap<LiveInputId, Arc<tokio::sync::Mutex<Session>>>>,
@@ -77,6 +82,7 @@ impl Ingest {
         db: Db,
         blobs: Blobs,
         ffmpeg: PathBuf,
+        policy: usher_outbound::AddressPolicy,
         stop: CancellationToken,
     ) -> std::io::Result<Arc<Self>> {
         let receiver = Receiver::start(blobs.clone(), stop.clone()).await?;
@@ -84,6 +90,7 @@ impl Ingest {
             db,
             blobs,
             ffmpeg,
+            policy,
             receiver,
             stop,
             sessions: Mutex::default(),
@@ -130,6 +137,11 @@ impl Ingest {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.insert(uid.clone(), session.clone());
         }
+        tokio::spawn(refresh_outputs(
+            self.clone(),
+            uid.clone(),
+            Arc::downgrade(&session),
+        ));
         Ok(Publisher {
             ingest: self.clone(),
             input: uid,
@@ -183,6 +195,7 @@ struct Session {
     held: Vec<(TagKind, u32, Bytes)>,
     packager: Option<Packager>,
     recording: Option<Recording>,
+    outputs: Restreams,
     /// Publishers so far; the current one is `Some(generation)`.
     generation: u64,
     publisher: Option<u64>,
@@ -215,6 +228,11 @@ impl Session {
             },
             RecordingMode::Off => None,
         };
+        let mut outputs = Restreams::new(ingest.ffmpeg.clone(), ingest.policy.clone());
+        match db.live_outputs_of(&uid).await {
+            Ok(list) => outputs.sync(&list),
+            Err(e) => tracing::warn!(error = %e, input = %uid, "could not read the live outputs"),
+        }
         set_status(db, &uid, "connected").await;
         usher_metrics::metrics().live_inputs_connected.inc();
         tracing::info!(input = %uid, run, "broadcast started");
@@ -230,6 +248,7 @@ impl Session {
             held: Vec::new(),
             packager: None,
             recording,
+            outputs,
             generation: 1,
             publisher: Some(1),
             offset: 0,
@@ -266,6 +285,7 @@ impl Session {
         if let Some(rec) = self.recording.as_mut() {
             record(rec, kind, ts, &body).await;
         }
+        self.outputs.send(kind, ts, &body);
         if let Some(p) = self.packager.as_mut() {
             return p.write(kind, ts, &body).await;
         }
@@ -289,6 +309,7 @@ impl Session {
             return;
         }
         self.ended = true;
+        self.outputs.stop_all();
         if let Some(p) = self.packager.take() {
             p.finish(FINISH_GRACE).await;
         }
@@ -386,6 +407,47 @@ async fn finish_recording(db: &Db, rec: Recording) {
         Ok(true) => tracing::info!(video = %video, size, "recording queued for packaging"),
         Ok(false) => tracing::info!(video = %video, "the recording was deleted meanwhile"),
         Err(e) => tracing::error!(error = %e, video = %video, "could not queue the recording"),
+    }
+}
+
+/// Follows the input's settings and outputs while its broadcast lasts.
+async fn refresh_outputs(
+    ingest: Arc<Ingest>,
+    input: LiveInputId,
+    session: std::sync::Weak<tokio::sync::Mutex<Session>>,
+) {
+    let db = ingest.db.clone();
+    loop {
+        tokio::time::sleep(OUTPUTS_REFRESH).await;
+        let Some(session) = session.upgrade() else {
+            return;
+        };
+        // An input deleted or disabled while on air takes its publisher off air.
+        let on = match db.live_input(&input).await {
+            Ok(found) => found.is_some_and(|i| i.enabled),
+            Err(e) => {
+                tracing::warn!(error = %e, input = %input, "could not read the live input");
+                true
+            }
+        };
+        let list = match db.live_outputs_of(&input).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, input = %input, "could not read the live outputs");
+                continue;
+            }
+        };
+        let mut s = session.lock().await;
+        if s.ended {
+            return;
+        }
+        if !on {
+            tracing::info!(input = %input, "the live input was disabled or deleted while on air");
+            s.publisher = None;
+            s.end(&ingest).await;
+            return;
+        }
+        s.outputs.sync(&list);
     }
 }
 

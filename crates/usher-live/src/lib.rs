@@ -2,10 +2,12 @@
 //! stream key; [`ingest`] admits them and runs each broadcast, whose media [`flv`] frames
 //! for one ffmpeg per run ([`packager`]) that cuts fMP4 segments with live HLS and DASH
 //! playlists; [`receiver`] stores what ffmpeg writes in the blob store, where the edges
-//! serve it behind the same access decision as video.
+//! serve it behind the same access decision as video. [`outputs`] re-streams each
+//! broadcast to its simulcast targets.
 
 pub mod flv;
 pub mod ingest;
+pub mod outputs;
 pub mod packager;
 pub mod receiver;
 pub mod rtmp;

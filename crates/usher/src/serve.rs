@@ -183,6 +183,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stores.db.clone(),
             stores.blobs.clone(),
             tools.ffmpeg_path().to_owned(),
+            args.copy_policy(),
             shutdown.clone(),
         )
         .await

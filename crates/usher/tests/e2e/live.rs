@@ -464,3 +464,146 @@ async fn the_player_plays_a_private_broadcast_on_another_site_and_waits_for_one_
         "{r:#}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn outputs_simulcast_the_broadcast_and_a_dead_one_disturbs_nothing() {
+    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0", "--copy-allow-private"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let rtmp = app.rtmp.clone().unwrap();
+    let input = live_input(&app, json!({"meta": {"name": "simulcast"}})).await;
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    let key = input["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+
+    // Another RTMP server (ffmpeg listening) that keeps 4 s of what it receives.
+    let port = free_port();
+    let received = tmp.path().join("received.flv");
+    let mut receiver = Publisher(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-y",
+                "-listen",
+                "1",
+            ])
+            .args(["-i", &format!("rtmp://127.0.0.1:{port}/app/target-key")])
+            .args(["-t", "4", "-c", "copy"])
+            .arg(&received)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let outputs = format!("/stream/live_inputs/{uid}/outputs");
+    let good = app
+        .post(
+            &outputs,
+            json!({"url": format!("rtmp://127.0.0.1:{port}/app"), "streamKey": "target-key"}),
+        )
+        .await;
+    assert_eq!(good["enabled"], true, "{good}");
+    // Nothing listens there: retried with backoff, never in the way.
+    app.post(
+        &outputs,
+        json!({"url": format!("rtmp://127.0.0.1:{}/app", free_port()), "streamKey": "dead"}),
+    )
+    .await;
+    app.post(
+        &outputs,
+        json!({"url": "rtmp://127.0.0.1:9/app", "streamKey": "off", "enabled": false}),
+    )
+    .await;
+
+    let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 60));
+    wait_on_air(&app, &format!("{uid}/manifest/media_0.m3u8")).await;
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = receiver.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the output never received 4 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(status.success());
+    let p = probe(&received);
+    let d = duration(&p);
+    assert!(d >= 3.5, "the output received {d} s");
+    let codecs: Vec<&str> = p["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        "{codecs:?}"
+    );
+
+    // Ingest went on all along: the live playlist still moves.
+    let seq = |p: &str| {
+        p.lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+            .map(|n| n.parse::<u64>().unwrap())
+    };
+    let before = get(&app, &format!("{uid}/manifest/media_0.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let last = |p: &str| {
+        p.lines()
+            .filter(|l| l.starts_with("seg-"))
+            .last()
+            .map(str::to_owned)
+    };
+    let start = Instant::now();
+    loop {
+        let now = get(&app, &format!("{uid}/manifest/media_0.m3u8"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        if last(&now) != last(&before) {
+            assert!(seq(&now) >= seq(&before));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "ingest stalled: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Disabled while on air: the publisher is cut off and the broadcast ends.
+    let r = app
+        .auth(app.http.put(app.api(&format!("/stream/live_inputs/{uid}"))))
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_status(&app, &uid, "disconnected").await;
+    let mut publisher = _publisher;
+    let start = Instant::now();
+    while publisher.0.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the publisher was not cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
