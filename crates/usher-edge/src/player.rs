@@ -355,13 +355,13 @@ mod tests {
         );
         v.allowed_origins = allowed.iter().map(|s| (*s).to_owned()).collect();
         v.meta.insert("name".into(), "<b>Talk</b>".into());
-        let auth = Authorized {
+        let granted = crate::serve::Granted::Video(crate::serve::Authorized {
             video: std::sync::Arc::new(v),
             private,
-        };
+        });
         let params = PlayerParams::parse(Some(query)).unwrap();
         let origin = RequestOrigin::parse(referer);
-        render(Page::Watch, &auth, &params, origin.as_ref())
+        render(Page::Watch, &Shown::of(&granted), &params, origin.as_ref())
     }
 
     #[tokio::test]

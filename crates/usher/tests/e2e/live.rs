@@ -566,8 +566,7 @@ async fn outputs_simulcast_the_broadcast_and_a_dead_one_disturbs_nothing() {
         .unwrap();
     let last = |p: &str| {
         p.lines()
-            .filter(|l| l.starts_with("seg-"))
-            .last()
+            .rfind(|l| l.starts_with("seg-"))
             .map(str::to_owned)
     };
     let start = Instant::now();
