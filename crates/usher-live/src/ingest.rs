@@ -26,7 +26,7 @@ use usher_store::{BlobWriter, Blobs, Db, LiveInputRecord};
 
 use crate::flv::{self, TagKind};
 use crate::outputs::Restreams;
-use crate::packager::{Codecs, Packager};
+use crate::packager::{Codecs, Layout, Packager};
 use crate::receiver::{Receiver, RunSink};
 
 /// How long a run stays on air without its ingest renewing it: a crashed ingest's input
@@ -35,6 +35,9 @@ pub const RUN_LEASE: Duration = Duration::from_secs(15);
 const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// Tags held back until the first video tag says which codec the run carries.
 const MAX_HELD_TAGS: usize = 512;
+/// Tags waited for an audio tag, when the metadata does not say whether there is audio
+/// (about 2 s of video).
+const AUDIO_WAIT_TAGS: usize = 64;
 /// How long a run's files stay after it ends, for players still reading its last
 /// segments.
 pub const LINGER: Duration = Duration::from_secs(30);
@@ -65,13 +68,23 @@ pub fn run_prefix(input: &LiveInputId, run: &str) -> String {
     usher_store::layout::live_run_prefix(input.as_str(), run)
 }
 
+/// How this process ingests.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub ffmpeg: PathBuf,
+    /// Which addresses outputs may reach (the copy policy).
+    pub policy: usher_outbound::AddressPolicy,
+    /// Heights of the lower renditions every broadcast gets (`--live-ladder`).
+    pub ladder: Vec<u32>,
+}
+
 /// Everything a broadcast needs from the server, and the broadcasts of this process.
 pub struct Ingest {
     db: Db,
     blobs: Blobs,
     ffmpeg: PathBuf,
-    /// Which addresses outputs may reach (the copy policy).
     policy: usher_outbound::AddressPolicy,
+    ladder: Vec<u32>,
     receiver: Receiver,
     stop: CancellationToken,
     sessions: Mutex<HashMap<LiveInputId, Arc<tokio::sync::Mutex<Session>>>>,
@@ -81,16 +94,16 @@ impl Ingest {
     pub async fn start(
         db: Db,
         blobs: Blobs,
-        ffmpeg: PathBuf,
-        policy: usher_outbound::AddressPolicy,
+        config: IngestConfig,
         stop: CancellationToken,
     ) -> std::io::Result<Arc<Self>> {
         let receiver = Receiver::start(blobs.clone(), stop.clone()).await?;
         Ok(Arc::new(Self {
             db,
             blobs,
-            ffmpeg,
-            policy,
+            ffmpeg: config.ffmpeg,
+            policy: config.policy,
+            ladder: config.ladder,
             receiver,
             stop,
             sessions: Mutex::default(),
@@ -191,6 +204,10 @@ struct Session {
     sink: RunSink,
     lease: CancellationToken,
     codecs: Codecs,
+    /// The publisher's frame height, from its metadata.
+    source_height: Option<u32>,
+    /// Whether the metadata announces audio.
+    has_audio: Option<bool>,
     /// Tags that arrived before the first video tag.
     held: Vec<(TagKind, u32, Bytes)>,
     packager: Option<Packager>,
@@ -245,6 +262,8 @@ impl Session {
             sink,
             lease,
             codecs: Codecs::default(),
+            source_height: None,
+            has_audio: None,
             held: Vec::new(),
             packager: None,
             recording,
@@ -268,7 +287,7 @@ impl Session {
 
     async fn media(
         &mut self,
-        ffmpeg: &std::path::Path,
+        ingest: &Ingest,
         kind: TagKind,
         ts: u32,
         body: Bytes,
@@ -291,10 +310,17 @@ impl Session {
         }
         self.codecs.see(kind, &body);
         self.held.push((kind, ts, body));
-        if self.codecs.video.is_none() && self.held.len() < MAX_HELD_TAGS {
+        // Which streams there are decides ffmpeg's arguments: wait for both, unless the
+        // metadata says there is no audio, or for a while.
+        let audio_settled = self.codecs.audio.is_some()
+            || self.has_audio == Some(false)
+            || self.held.len() >= AUDIO_WAIT_TAGS;
+        let settled = self.codecs.video.is_some() && audio_settled;
+        if !settled && self.held.len() < MAX_HELD_TAGS {
             return Ok(());
         }
-        let mut p = Packager::spawn(ffmpeg, self.codecs, &self.run, self.sink.url()).await?;
+        let layout = Layout::new(self.codecs, &ingest.ladder, self.source_height);
+        let mut p = Packager::spawn(&ingest.ffmpeg, &layout, &self.run, self.sink.url()).await?;
         for (kind, ts, body) in self.held.drain(..) {
             p.write(kind, ts, &body).await?;
         }
@@ -498,7 +524,17 @@ impl Publisher {
         if s.ended || s.publisher != Some(self.generation) {
             return Err(std::io::ErrorKind::BrokenPipe.into());
         }
-        s.media(&self.ingest.ffmpeg, kind, timestamp_ms, body).await
+        s.media(&self.ingest, kind, timestamp_ms, body).await
+    }
+
+    /// The publisher's stream metadata: its frame height bounds the live ladder, and
+    /// whether it has audio is known before any audio arrives.
+    pub async fn metadata(&mut self, height: Option<u32>, audio: bool) {
+        let mut s = self.session.lock().await;
+        if s.publisher == Some(self.generation) {
+            s.source_height = height.or(s.source_height);
+            s.has_audio = Some(audio);
+        }
     }
 
     /// The publisher is gone. The broadcast waits `timeoutSeconds` for it to come back

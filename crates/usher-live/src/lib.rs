@@ -12,4 +12,4 @@ pub mod packager;
 pub mod receiver;
 pub mod rtmp;
 
-pub use ingest::{Ingest, Publisher, Refusal, run_prefix};
+pub use ingest::{Ingest, IngestConfig, Publisher, Refusal, run_prefix};

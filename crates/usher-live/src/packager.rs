@@ -56,9 +56,46 @@ impl Codecs {
     }
 }
 
+/// What a run's packager makes: the top rendition (the publisher's own video, or its
+/// transcode) and the live ladder's rungs below it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layout {
+    pub codecs: Codecs,
+    /// Heights of the lower renditions, highest first; none at or above the source.
+    pub rungs: Vec<u32>,
+}
+
+impl Layout {
+    /// The operator's ladder (`--live-ladder`) for a source `source_height` pixels tall
+    /// (unknown until the publisher's metadata says): never upscaled.
+    pub fn new(codecs: Codecs, ladder: &[u32], source_height: Option<u32>) -> Self {
+        let mut rungs: Vec<u32> = ladder
+            .iter()
+            .copied()
+            .filter(|h| *h >= 2 && source_height.is_none_or(|s| *h < s))
+            .collect();
+        rungs.sort_unstable_by(|a, b| b.cmp(a));
+        rungs.dedup();
+        Self { codecs, rungs }
+    }
+}
+
+/// Video bit rate of a live rung `height` pixels tall: the on-demand ladder's rate for
+/// that height (SPEC §7), by frame area between its entries.
+pub fn rung_kbps(height: u32) -> u32 {
+    let (h, kbps) = usher_media::plan::LADDER
+        .iter()
+        .copied()
+        .min_by_key(|(h, _)| h.abs_diff(height))
+        .unwrap_or((720, 2800));
+    let scaled = f64::from(kbps) * (f64::from(height) / f64::from(h)).powi(2);
+    (scaled.round() as u32).max(usher_media::plan::MIN_VIDEO_KBPS)
+}
+
 /// ffmpeg's arguments for a run writing to `output` (a URL ending in `/`). `run` makes
 /// segment names unique across runs of the same input.
-pub fn arguments(codecs: Codecs, run: &str, output: &str) -> Vec<OsString> {
+pub fn arguments(layout: &Layout, run: &str, output: &str) -> Vec<OsString> {
+    let codecs = layout.codecs;
     let mut a: Vec<String> = [
         "-hide_banner",
         "-loglevel",
@@ -70,37 +107,68 @@ pub fn arguments(codecs: Codecs, run: &str, output: &str) -> Vec<OsString> {
         "flv",
         "-i",
         "pipe:0",
-        "-map",
-        "0:v:0",
-        "-map",
-        "0:a:0?",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
-    if codecs.video_copied() {
-        a.extend(["-c:v".into(), "copy".into()]);
+    for _ in 0..=layout.rungs.len() {
+        a.extend(["-map".into(), "0:v:0".into()]);
+    }
+    a.extend(["-map".into(), "0:a:0?".into()]);
+    // Every rendition's key frames where the top one has them, so players switch at
+    // any segment: the publisher's own when copied, else every SEGMENT_SECONDS.
+    let key_frames = if codecs.video_copied() {
+        "source".to_owned()
     } else {
-        a.extend(
-            [
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-tune",
-                "zerolatency",
-                "-pix_fmt",
-                "yuv420p",
-                "-force_key_frames",
-            ]
-            .map(str::to_owned),
-        );
-        a.push(format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})"));
+        format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})")
+    };
+    let x264 = |a: &mut Vec<String>, n: usize| {
+        for (k, v) in [
+            ("-c", "libx264"),
+            ("-preset", "veryfast"),
+            ("-tune", "zerolatency"),
+            ("-pix_fmt", "yuv420p"),
+        ] {
+            a.push(format!("{k}:v:{n}"));
+            a.push(v.to_owned());
+        }
+        a.push(format!("-force_key_frames:v:{n}"));
+        a.push(key_frames.clone());
+    };
+    if codecs.video_copied() {
+        a.extend(["-c:v:0".into(), "copy".into()]);
+    } else {
+        x264(&mut a, 0);
+    }
+    for (i, height) in layout.rungs.iter().enumerate() {
+        let n = i + 1;
+        x264(&mut a, n);
+        let kbps = rung_kbps(*height);
+        a.push(format!("-filter:v:{n}"));
+        a.push(format!("scale=-2:'min(ih,{height})'"));
+        for (k, v) in [
+            ("-b:v", kbps),
+            ("-maxrate:v", kbps + kbps / 2),
+            ("-bufsize:v", 2 * kbps),
+        ] {
+            a.push(format!("{k}:{n}"));
+            a.push(format!("{v}k"));
+        }
     }
     if codecs.audio_copied() {
         a.extend(["-c:a".into(), "copy".into()]);
     } else {
         a.extend(["-c:a", "aac", "-b:a", "128k"].map(str::to_owned));
+    }
+    if !layout.rungs.is_empty() {
+        // The renditions in one video AdaptationSet, so DASH players switch among them
+        // (HLS lists each as a variant either way).
+        a.push("-adaptation_sets".into());
+        a.push(if codecs.audio.is_some() {
+            "id=0,streams=v id=1,streams=a".into()
+        } else {
+            "id=0,streams=v".into()
+        });
     }
     a.extend(
         [
@@ -147,12 +215,12 @@ impl Packager {
     /// Starts ffmpeg and writes the FLV header.
     pub async fn spawn(
         ffmpeg: &Path,
-        codecs: Codecs,
+        layout: &Layout,
         run: &str,
         output: &str,
     ) -> std::io::Result<Self> {
         let mut child = Command::new(ffmpeg)
-            .args(arguments(codecs, run, output))
+            .args(arguments(layout, run, output))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -220,7 +288,11 @@ mod tests {
     use super::*;
 
     fn args(codecs: Codecs) -> String {
-        arguments(codecs, "r1", "http://127.0.0.1:1/s/")
+        layout_args(&Layout::new(codecs, &[], None))
+    }
+
+    fn layout_args(layout: &Layout) -> String {
+        arguments(layout, "r1", "http://127.0.0.1:1/s/")
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
@@ -235,7 +307,8 @@ mod tests {
         c.see(TagKind::Video, &[0x1c, 0]); // later tags change nothing
         assert!(c.video_copied() && c.audio_copied());
         let a = args(c);
-        assert!(a.contains("-c:v copy") && a.contains("-c:a copy"), "{a}");
+        assert!(a.contains("-c:v:0 copy") && a.contains("-c:a copy"), "{a}");
+        assert!(!a.contains("-adaptation_sets"), "{a}");
         assert!(a.ends_with("http://127.0.0.1:1/s/manifest.mpd"), "{a}");
         assert!(
             a.contains("seg-r1-$RepresentationID$-$Number%06d$.m4s"),
@@ -246,7 +319,41 @@ mod tests {
         c.see(TagKind::Video, &[0x12]); // Sorenson H.263
         c.see(TagKind::Audio, &[0x2f]); // MP3
         let a = args(c);
-        assert!(a.contains("-c:v libx264") && a.contains("-c:a aac"), "{a}");
-        assert!(a.contains("expr:gte(t,n_forced*2)"), "{a}");
+        assert!(
+            a.contains("-c:v:0 libx264") && a.contains("-c:a aac"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-force_key_frames:v:0 expr:gte(t,n_forced*2)"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn the_live_ladder_never_upscales_and_keeps_key_frames_aligned() {
+        let mut c = Codecs::default();
+        c.see(TagKind::Video, &[0x17, 0]);
+        c.see(TagKind::Audio, &[0xaf, 0]);
+        assert_eq!(
+            Layout::new(c, &[360, 720, 1080, 720], Some(720)).rungs,
+            [360]
+        );
+        assert_eq!(Layout::new(c, &[360, 720], None).rungs, [720, 360]);
+        let a = layout_args(&Layout::new(c, &[720, 360], Some(1080)));
+        assert_eq!(a.matches("-map 0:v:0").count(), 3, "{a}");
+        assert!(a.contains("-c:v:0 copy"), "{a}");
+        assert!(a.contains("-filter:v:1 scale=-2:'min(ih,720)'"), "{a}");
+        assert!(a.contains("-filter:v:2 scale=-2:'min(ih,360)'"), "{a}");
+        assert!(a.contains("-force_key_frames:v:2 source"), "{a}");
+        assert!(
+            a.contains("-b:v:1 2800k") && a.contains("-b:v:2 800k"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-adaptation_sets id=0,streams=v id=1,streams=a"),
+            "{a}"
+        );
+        assert_eq!(rung_kbps(540), 1772); // 480p's 1400 by area
+        assert_eq!(rung_kbps(100), usher_media::plan::MIN_VIDEO_KBPS);
     }
 }

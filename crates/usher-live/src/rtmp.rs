@@ -274,6 +274,12 @@ async fn handle(
                     b.media(TagKind::Audio, timestamp.value, data).await?;
                 }
             }
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
+                if let Some(b) = broadcast.as_mut() {
+                    b.metadata(metadata.video_height, metadata.audio_codec_id.is_some())
+                        .await;
+                }
+            }
             ServerSessionEvent::PublishStreamFinished { .. } => more.push(event),
             _ => {}
         }

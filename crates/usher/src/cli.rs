@@ -400,6 +400,11 @@ pub struct ServeArgs {
     /// stream key.
     #[arg(long, env = "USHER_RTMP_LISTEN")]
     pub rtmp_listen: Option<SocketAddr>,
+    /// Heights of lower renditions every live broadcast also gets, for viewers on slow
+    /// links, e.g. 720,360 (none by default: the publisher's stream only). Each costs
+    /// an encode for as long as the broadcast lasts; none at or above the source's height.
+    #[arg(long, env = "USHER_LIVE_LADDER", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(32..=4320))]
+    pub live_ladder: Vec<u32>,
     /// The RTMP URL the API hands out as a live input's `rtmps.url` (default: this
     /// process's --rtmp-listen address, else rtmp://<public host>:1935/live/).
     #[arg(long, env = "USHER_LIVE_RTMP_URL")]

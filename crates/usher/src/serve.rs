@@ -182,8 +182,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let ingest = usher_live::Ingest::start(
             stores.db.clone(),
             stores.blobs.clone(),
-            tools.ffmpeg_path().to_owned(),
-            args.copy_policy(),
+            usher_live::IngestConfig {
+                ffmpeg: tools.ffmpeg_path().to_owned(),
+                policy: args.copy_policy(),
+                ladder: args.live_ladder.clone(),
+            },
             shutdown.clone(),
         )
         .await

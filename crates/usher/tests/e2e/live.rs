@@ -606,3 +606,58 @@ async fn outputs_simulcast_the_broadcast_and_a_dead_one_disturbs_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_live_ladder_adds_lower_renditions_below_the_source_only() {
+    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0", "--live-ladder", "720,240"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let rtmp = app.rtmp.clone().unwrap();
+    let input = live_input(&app, json!({})).await;
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    let key = input["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+    let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 60));
+    wait_on_air(&app, &format!("{uid}/manifest/media_1.m3u8")).await;
+
+    // The 360p source and a 240p rung; no 720p upscale.
+    let master = get(&app, &format!("{uid}/manifest/video.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let variants: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+        .collect();
+    assert_eq!(variants.len(), 2, "{master}");
+    assert!(variants[0].contains("RESOLUTION=640x360"), "{master}");
+    assert!(variants[1].contains("RESOLUTION=426x240"), "{master}");
+    let mpd = get(&app, &format!("{uid}/manifest/video.mpd"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        mpd.matches("<Representation").count(),
+        3,
+        "2 video + audio: {mpd}"
+    );
+
+    // The rung plays, and its segments start with key frames where the source's do.
+    wait_on_air(&app, &format!("{uid}/manifest/media_2.m3u8")).await;
+    let out = tmp.path().join("rung.mp4");
+    let url = format!("{}/{uid}/manifest/media_1.m3u8", app.url);
+    let run = record(&url, 3, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let p = probe(&out);
+    let video = p["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap();
+    assert_eq!(video["height"], 240, "{video}");
+}
