@@ -43,7 +43,7 @@ async fn main() -> std::process::ExitCode {
     init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Account {
             command: AccountCommand::Create(args),
         } => account::create(args).await,
