@@ -48,6 +48,25 @@ pub fn video(v: &Video, public_url: &str) -> Value {
     })
 }
 
+/// A live input notification, in the shape of Cloudflare's Stream Live webhooks.
+pub fn live_event(e: &usher_store::LiveEvent) -> Value {
+    let at = format_micros(e.at);
+    json!({
+        "name": "Usher live input",
+        "text": format!(
+            "Notification type: Stream Live Input\nInput ID: {}\nEvent type: {}\nUpdated at: {at}",
+            e.live_input_uid, e.event_type
+        ),
+        "data": {
+            "notification_name": "Stream Live Input",
+            "input_id": e.live_input_uid.as_str(),
+            "event_type": e.event_type,
+            "updated_at": at,
+        },
+        "ts": e.at / 1_000_000,
+    })
+}
+
 /// A watermark profile (also what a video carries, as it was at upload).
 pub fn watermark(w: &Watermark) -> Value {
     json!({

@@ -251,6 +251,7 @@ impl Session {
             Err(e) => tracing::warn!(error = %e, input = %uid, "could not read the live outputs"),
         }
         set_status(db, &uid, "connected").await;
+        notify(db, &input, "live_input.connected").await;
         usher_metrics::metrics().live_inputs_connected.inc();
         tracing::info!(input = %uid, run, "broadcast started");
         let sink = ingest.receiver.open(run_prefix(&uid, &run));
@@ -345,6 +346,7 @@ impl Session {
             tracing::warn!(error = %e, input = %input, "could not end the broadcast's run");
         }
         set_status(db, input, "disconnected").await;
+        notify(db, &self.input, "live_input.disconnected").await;
         if let Some(rec) = self.recording.take() {
             finish_recording(db, rec).await;
         }
@@ -368,6 +370,16 @@ impl Session {
 async fn set_status(db: &Db, input: &LiveInputId, state: &str) {
     if let Err(e) = db.set_live_input_status(input, Some(state)).await {
         tracing::warn!(error = %e, input = %input, "could not record the live input's status");
+    }
+}
+
+/// Queues the account's webhook notification of `event`, if it has a webhook.
+async fn notify(db: &Db, input: &LiveInputRecord, event: &str) {
+    if let Err(e) = db
+        .record_live_event(&input.account_id, &input.uid, event, now_micros())
+        .await
+    {
+        tracing::warn!(error = %e, input = %input.uid, event, "could not queue a live notification");
     }
 }
 

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_tus_parts.sql")),
     (13, include_str!("../migrations/0013_live_inputs.sql")),
     (14, include_str!("../migrations/0014_live_runs.sql")),
+    (15, include_str!("../migrations/0015_live_events.sql")),
 ];
 
 /// How to open the metadata database.

@@ -15,6 +15,7 @@ mod error;
 mod jobs;
 mod keys;
 pub mod layout;
+mod live_events;
 mod live_inputs;
 mod live_outputs;
 mod live_runs;
@@ -45,6 +46,7 @@ pub use jobs::{COPY_JOB, NewJob, PACKAGE_JOB};
 pub use jobs::{Job, JobRecord, JobState};
 pub use keys::{KeyKind, KeyRecord};
 pub use layout::media_prefixes;
+pub use live_events::{LIVE_WEBHOOK_JOB, LiveEvent};
 pub use live_inputs::{
     LiveInputEdit, LiveInputRecord, LiveRecordingSettings, LiveStatus, MAX_LIVE_INPUTS,
 };

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use usher_core::time_fmt::{Micros, now_micros, now_secs};
 use usher_outbound::Outbound;
-use usher_store::{Db, Job, StoreError, WEBHOOK_JOB};
+use usher_store::{Db, Job, LIVE_WEBHOOK_JOB, StoreError, WEBHOOK_JOB};
 
 use crate::render;
 use crate::webhooks::signature;
@@ -143,7 +143,12 @@ impl Dispatcher {
     async fn run_once_until(&self, shutdown: &CancellationToken) -> Result<bool, StoreError> {
         let Some(job) = self
             .db
-            .claim_job(&[WEBHOOK_JOB], &self.cfg.name, micros(LEASE), now_micros())
+            .claim_job(
+                &[WEBHOOK_JOB, LIVE_WEBHOOK_JOB],
+                &self.cfg.name,
+                micros(LEASE),
+                now_micros(),
+            )
             .await?
         else {
             return Ok(false);
@@ -202,14 +207,25 @@ impl Dispatcher {
     /// One POST of the video as it is now (its state is the one being reported: nothing
     /// moves a ready or errored video on but a deletion, which drops the job).
     async fn attempt(&self, job: &Job) -> Result<Outcome, StoreError> {
-        let Some(video) = self.db.video_by_uid(&job.video_uid).await? else {
-            return Ok(Outcome::Dropped("the video was deleted"));
+        // A live input notification (its job names the event), else a video's.
+        let (account, payload) = if job.kind == LIVE_WEBHOOK_JOB {
+            let Some(event) = self.db.live_event(&job.video_uid).await? else {
+                return Ok(Outcome::Dropped("the event is gone"));
+            };
+            (event.account_id.clone(), render::live_event(&event))
+        } else {
+            let Some(video) = self.db.video_by_uid(&job.video_uid).await? else {
+                return Ok(Outcome::Dropped("the video was deleted"));
+            };
+            (
+                video.account_id.clone(),
+                render::video(&video, &self.cfg.edge_url),
+            )
         };
-        let Some(hook) = self.db.webhook(&video.account_id).await? else {
+        let Some(hook) = self.db.webhook(&account).await? else {
             return Ok(Outcome::Dropped("the account has no webhook any more"));
         };
-        let body = serde_json::to_vec(&render::video(&video, &self.cfg.edge_url))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = serde_json::to_vec(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sig = signature::sign(&hook.secret, now_secs(), &body);
         let request = match self.client.post(&hook.notification_url) {
             Ok(r) => r,

@@ -304,9 +304,17 @@ async fn recordings(app: &App, uid: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_recorded_broadcast_survives_a_reconnect_and_becomes_an_on_demand_video() {
-    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0"]);
+    let app = spawn_app(&["--rtmp-listen", "127.0.0.1:0", "--copy-allow-private"]);
     let tmp = tempfile::tempdir().unwrap();
     let rtmp = app.rtmp.clone().unwrap();
+    let (hook_url, deliveries) = webhook_receiver().await;
+    let r = app
+        .auth(app.http.put(app.api("/stream/webhook")))
+        .json(&json!({"notificationUrl": hook_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let input = live_input(
         &app,
         json!({"meta": {"name": "weekly"}, "deleteRecordingAfterDays": 45,
@@ -377,6 +385,59 @@ async fn a_recorded_broadcast_survives_a_reconnect_and_becomes_an_on_demand_vide
     assert!((duration(&played) - d).abs() < 0.5);
     let r = get(&app, &format!("{uid}/manifest/video.m3u8")).await;
     assert_eq!(r.status(), 404, "the input is off air");
+
+    // The webhook heard the input connect and disconnect (once each: a reconnect within
+    // timeoutSeconds is the same broadcast), and the recording become ready.
+    let start = Instant::now();
+    loop {
+        let got = deliveries.lock().unwrap().clone();
+        let events: Vec<&str> = got
+            .iter()
+            .filter_map(|d| d["data"]["event_type"].as_str())
+            .collect();
+        let ready = got
+            .iter()
+            .any(|d| d["uid"] == rec.as_str() && d["status"]["state"] == "ready");
+        if events.len() >= 2 && ready {
+            assert_eq!(
+                events,
+                ["live_input.connected", "live_input.disconnected"],
+                "{got:?}"
+            );
+            assert!(
+                got.iter()
+                    .all(|d| d["data"]["input_id"].is_null()
+                        || d["data"]["input_id"] == uid.as_str())
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "deliveries: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A webhook receiver on loopback: its URL and every JSON body posted to it.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
