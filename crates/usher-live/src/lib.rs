@@ -1,4 +1,4 @@
-//! Live ingest (SPEC §8): publishers connect over RTMP ([`rtmp`]) with a live input's
+//! Live ingest (SPEC §8): publishers connect over RTMP ([`rtmp`], RTMPS with [`tls`]) with a live input's
 //! stream key; [`ingest`] admits them and runs each broadcast, whose media [`flv`] frames
 //! for one ffmpeg per run ([`packager`]) that cuts fMP4 segments with live HLS and DASH
 //! playlists; [`receiver`] stores what ffmpeg writes in the blob store, where the edges
@@ -11,5 +11,6 @@ pub mod outputs;
 pub mod packager;
 pub mod receiver;
 pub mod rtmp;
+pub mod tls;
 
 pub use ingest::{Ingest, IngestConfig, Publisher, Refusal, run_prefix};

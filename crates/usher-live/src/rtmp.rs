@@ -4,7 +4,6 @@
 //! is checked when the publisher asks to publish, before anything is accepted, and is
 //! never logged.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use rml_rtmp::sessions::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -45,18 +45,21 @@ enum Error {
     Refused(String),
 }
 
-/// Accepts publishers on `listener` until `stop`; each connection runs on its own task.
-pub async fn serve<L>(listener: L, ingest: Arc<Ingest>, stop: CancellationToken)
-where
-    L: Accept,
-{
+/// Accepts publishers on `listener` until `stop` (inside TLS when `tls` is given);
+/// each connection runs on its own task.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) {
     // On stop, every connection ends its broadcast (the recording is queued) before
     // the server exits.
     let connections = TaskTracker::new();
     loop {
-        let (io, peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             () = stop.cancelled() => break,
-            accepted = listener.accept_io() => match accepted {
+            accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "RTMP accept failed");
@@ -65,9 +68,18 @@ where
                 }
             },
         };
-        let (ingest, stop) = (ingest.clone(), stop.clone());
+        let _ = tcp.set_nodelay(true);
+        let (ingest, stop, tls) = (ingest.clone(), stop.clone(), tls.clone());
         connections.spawn(async move {
-            match connection(io, &ingest, stop).await {
+            let outcome = match tls {
+                None => connection(tcp, &ingest, stop).await,
+                Some(tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                    Ok(Ok(io)) => connection(io, &ingest, stop).await,
+                    Ok(Err(e)) => Err(Error::Io(e)),
+                    Err(_) => Err(Error::Timeout),
+                },
+            };
+            match outcome {
                 Ok(()) => {}
                 Err(Error::Refused(why)) => tracing::info!(%peer, why, "RTMP publisher refused"),
                 Err(e) => tracing::info!(%peer, error = %e, "RTMP connection closed"),
@@ -80,23 +92,6 @@ where
         .is_err()
     {
         tracing::warn!("broadcasts did not end in time");
-    }
-}
-
-/// Where connections come from: plain TCP, or TLS on top of it (RTMPS).
-pub trait Accept: Send + 'static {
-    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn accept_io(
-        &self,
-    ) -> impl std::future::Future<Output = std::io::Result<(Self::Io, SocketAddr)>> + Send;
-}
-
-impl Accept for TcpListener {
-    type Io = tokio::net::TcpStream;
-    async fn accept_io(&self) -> std::io::Result<(Self::Io, SocketAddr)> {
-        let (s, peer) = self.accept().await?;
-        let _ = s.set_nodelay(true);
-        Ok((s, peer))
     }
 }
 

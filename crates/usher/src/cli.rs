@@ -400,6 +400,13 @@ pub struct ServeArgs {
     /// stream key.
     #[arg(long, env = "USHER_RTMP_LISTEN")]
     pub rtmp_listen: Option<SocketAddr>,
+    /// PEM certificate chain for RTMPS: with --tls-key, --rtmp-listen takes publishers
+    /// over TLS (rtmps://). HTTP listeners stay plain; put TLS for them in a proxy.
+    #[arg(long, env = "USHER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "USHER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Heights of lower renditions every live broadcast also gets, for viewers on slow
     /// links, e.g. 720,360 (none by default: the publisher's stream only). Each costs
     /// an encode for as long as the broadcast lasts; none at or above the source's height.

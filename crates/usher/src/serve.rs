@@ -56,9 +56,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let rtmps = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(usher_live::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if rtmps.is_some() { "rtmps" } else { "rtmp" };
     let rtmp_url = match (&args.live_rtmp_url, &rtmp) {
         (Some(u), _) => Some(u.clone()),
-        (None, Some(l)) => Some(format!("rtmp://{}/live/", l.local_addr()?)),
+        (None, Some(l)) => Some(format!("{scheme}://{}/live/", l.local_addr()?)),
         (None, None) => None,
     };
     let role = args.role;
@@ -193,11 +198,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the live ingest")?;
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            usher_live::rtmp::serve(listener, ingest, stop).await;
+            usher_live::rtmp::serve(listener, rtmps, ingest, stop).await;
             Ok::<(), anyhow::Error>(())
         });
-        tracing::info!(%addr, "listening for RTMP");
-        println!("usher rtmp listening on rtmp://{addr}/live/");
+        tracing::info!(%addr, scheme, "listening for RTMP");
+        println!("usher rtmp listening on {scheme}://{addr}/live/");
     }
     std::io::stdout().flush()?;
 

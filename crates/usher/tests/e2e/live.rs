@@ -722,3 +722,44 @@ async fn a_live_ladder_adds_lower_renditions_below_the_source_only() {
         .unwrap();
     assert_eq!(video["height"], 240, "{video}");
 }
+
+#[tokio::test]
+async fn rtmps_takes_publishers_over_tls_with_the_operators_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let app = spawn_app(&[
+        "--rtmp-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let rtmps = app.rtmp.clone().unwrap();
+    assert!(rtmps.starts_with("rtmps://"), "{rtmps}");
+    let input = live_input(&app, json!({})).await;
+    assert_eq!(input["rtmps"]["url"], rtmps.as_str());
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    let key = input["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+
+    // Plain RTMP to the TLS port gets nowhere; RTMPS goes on air.
+    let plain = rtmps.replacen("rtmps://", "rtmp://", 1);
+    refused(publish(&format!("{plain}{key}"), 5));
+    let _publisher = Publisher(publish(&format!("{rtmps}{key}"), 60));
+    wait_on_air(&app, &format!("{uid}/manifest/media_0.m3u8")).await;
+}
