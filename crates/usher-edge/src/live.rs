@@ -4,6 +4,12 @@
 //! the video's ([`crate::access::decide`] on a [`LiveChannel`]); only what is sent
 //! differs: playlists change every segment and are read afresh, segments never change.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -97,12 +103,83 @@ fn live_file(rest: &str) -> Option<&str> {
     }
 }
 
-/// Sends file `rest` of the broadcast on air for an authorized request.
+/// Who is watching which broadcast, from the media playlists this edge serves: a viewer
+/// is a client address and the id (uid or token) it plays by, seen in the last
+/// [`VIEWER_WINDOW`].
+#[derive(Default)]
+pub struct Viewers {
+    seen: Mutex<HashMap<LiveInputId, HashMap<u64, Instant>>>,
+}
+
+/// A player reloads its playlist every segment (2 s); one not seen for this long has
+/// left.
+pub const VIEWER_WINDOW: Duration = Duration::from_secs(30);
+
+impl Viewers {
+    /// Counts `viewer` as watching `input` now, and sets the input's viewer gauge.
+    pub fn saw(&self, input: &LiveInputId, viewer: u64) {
+        let now = Instant::now();
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        let watching = seen.entry(input.clone()).or_default();
+        watching.insert(viewer, now);
+        watching.retain(|_, at| now.duration_since(*at) < VIEWER_WINDOW);
+        let count = i64::try_from(watching.len()).unwrap_or(i64::MAX);
+        usher_metrics::metrics()
+            .live_viewers
+            .get_or_create(&usher_metrics::InputLabels {
+                input: input.to_string(),
+            })
+            .set(count);
+    }
+}
+
+/// A viewer's identity for [`Viewers`]: never stored, only hashed.
+pub fn viewer_key(client: IpAddr, id: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (client, id).hash(&mut h);
+    h.finish()
+}
+
+/// Seconds since the newest segment of a live media playlist ended (its last
+/// `#EXT-X-PROGRAM-DATE-TIME` plus its duration), as seen from `now_micros`.
+pub fn newest_segment_age(playlist: &str, now_micros: i64) -> Option<f64> {
+    let mut start = None;
+    let mut duration = 0.0;
+    for line in playlist.lines() {
+        if let Some(t) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            start = program_date_time(t);
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            duration = d.split(',').next()?.trim().parse::<f64>().ok()?;
+        }
+    }
+    let end = start? as f64 + duration * 1e6;
+    Some((now_micros as f64 - end) / 1e6)
+}
+
+/// ffmpeg writes `2026-12-06T03:20:03.000+0000`: RFC 3339 but for the offset's colon.
+fn program_date_time(t: &str) -> Option<i64> {
+    let t = t.trim();
+    let fixed = match t.len().checked_sub(5).and_then(|i| t.split_at_checked(i)) {
+        Some((head, off))
+            if (off.starts_with('+') || off.starts_with('-'))
+                && off[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{head}{}:{}", &off[..3], &off[3..])
+        }
+        _ => t.to_owned(),
+    };
+    usher_core::time_fmt::parse_rfc3339(&fixed)
+}
+
+/// Sends file `rest` of the broadcast on air for an authorized request by `viewer`.
 pub async fn send(
     st: &EdgeState,
     live: &LiveChannel,
     private: bool,
     rest: &str,
+    viewer: u64,
     req: Request,
 ) -> Response {
     let (Some(run), Some(file)) = (&live.run, live_file(rest)) else {
@@ -114,6 +191,17 @@ pub async fn send(
     let mut resp = if file.ends_with(".m3u8") || file.ends_with(".mpd") {
         match st.blobs.get_bytes(&key, MAX_PLAYLIST_BYTES).await {
             Ok(Some(body)) => {
+                if file.starts_with("media_") {
+                    st.viewers.saw(&live.input, viewer);
+                    if let Some(age) = std::str::from_utf8(&body)
+                        .ok()
+                        .and_then(|p| newest_segment_age(p, usher_core::time_fmt::now_micros()))
+                    {
+                        usher_metrics::metrics()
+                            .live_segment_age
+                            .observe(age.max(0.0));
+                    }
+                }
                 let mut r = (StatusCode::OK, body).into_response();
                 // A playlist changes with every segment: players reload it every
                 // target duration, and a cache in between may hold it a second.
@@ -152,4 +240,38 @@ pub async fn send(
     );
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_segment_age_comes_from_its_program_date_time() {
+        let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000000,\n\
+            #EXT-X-PROGRAM-DATE-TIME:2026-12-06T03:20:03.000+0000\nseg-a-0-000001.m4s\n\
+            #EXTINF:1.500000,\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T03:20:05.000+0000\n\
+            seg-a-0-000002.m4s\n";
+        let end = usher_core::time_fmt::parse_rfc3339("2026-12-06T03:20:06.500Z").unwrap();
+        let age = newest_segment_age(playlist, end + 2_250_000).unwrap();
+        assert!((age - 2.25).abs() < 1e-6, "{age}");
+        assert_eq!(newest_segment_age("#EXTM3U\n", end), None);
+        // Another zone's offset counts.
+        assert_eq!(
+            program_date_time("2026-12-06T04:20:03.000+0100"),
+            usher_core::time_fmt::parse_rfc3339("2026-12-06T03:20:03Z")
+        );
+    }
+
+    #[test]
+    fn viewers_are_counted_once_each_per_input() {
+        let v = Viewers::default();
+        let input = LiveInputId::generate();
+        let a = viewer_key("192.0.2.1".parse().unwrap(), "tok");
+        v.saw(&input, a);
+        v.saw(&input, a);
+        v.saw(&input, viewer_key("192.0.2.2".parse().unwrap(), "tok"));
+        let seen = v.seen.lock().unwrap();
+        assert_eq!(seen[&input].len(), 2);
+    }
 }

@@ -38,6 +38,8 @@ pub struct EdgeState {
     pub files: Arc<Files>,
     /// Cuts thumbnails on demand; without it only the stored poster is served.
     pub thumbnails: Option<Arc<crate::thumbnail::Thumbnailer>>,
+    /// Who watches which broadcast, for the live viewer counts.
+    pub viewers: Arc<crate::live::Viewers>,
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
     pub public_origin: Option<Arc<RequestOrigin>>,
@@ -56,6 +58,7 @@ impl EdgeState {
             cache: Arc::new(EdgeCache::default()),
             files: Arc::new(Files::new(Self::DEFAULT_FILE_CACHE)),
             thumbnails: None,
+            viewers: Arc::default(),
             public_origin: None,
         }
     }
@@ -182,7 +185,8 @@ pub async fn answer_media(
         }
         Ok(Granted::Video(auth)) => send(st, &auth, rest, &published.place, req).await,
         Ok(Granted::Live { channel, private }) => {
-            crate::live::send(st, &channel, private, rest, req).await
+            let who = crate::live::viewer_key(viewer.client.ip, id);
+            crate::live::send(st, &channel, private, rest, who, req).await
         }
         Err(d) => denied(&d),
     }

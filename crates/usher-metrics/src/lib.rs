@@ -84,6 +84,15 @@ pub struct Metrics {
     pub live_ingest_bytes: Counter,
     /// Bytes received from publishers by this process's ingest.
     pub live_publish_bytes: Counter,
+    /// Viewers this edge served a live input's playlists to in the last half minute.
+    pub live_viewers: Family<InputLabels, Gauge>,
+    /// How old the newest segment of a live playlist was when this edge served it.
+    pub live_segment_age: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InputLabels {
+    pub input: String,
 }
 
 fn request_histogram() -> AtomicHistogram {
@@ -153,6 +162,19 @@ impl Metrics {
             "Bytes of live segments and playlists stored by this process",
             live_ingest_bytes.clone(),
         );
+        let live_viewers = Family::<InputLabels, Gauge>::default();
+        registry.register(
+            "live_viewers",
+            "Viewers this edge served a live input's playlists to in the last 30 s",
+            live_viewers.clone(),
+        );
+        // 0.25 s … ~64 s: a segment is normally one to two segment durations old.
+        let live_segment_age = Histogram::new(exponential_buckets(0.25, 2.0, 9));
+        registry.register(
+            "live_segment_age_seconds",
+            "Age of the newest segment of each live playlist served by this edge",
+            live_segment_age.clone(),
+        );
         Self {
             registry,
             requests,
@@ -165,6 +187,8 @@ impl Metrics {
             live_inputs_connected,
             live_ingest_bytes,
             live_publish_bytes,
+            live_viewers,
+            live_segment_age,
         }
     }
 

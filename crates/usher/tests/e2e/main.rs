@@ -14,6 +14,7 @@ mod crash;
 mod fast_path;
 mod ladder;
 mod live;
+mod live_scale;
 mod malformed;
 mod media;
 mod ops;
