@@ -164,23 +164,25 @@ impl Blobs {
     }
 
     /// Reads a small blob whole, or `None` if there is none; a blob larger than `max`
-    /// bytes is an error rather than an allocation the caller did not plan for.
+    /// bytes is an error rather than an allocation the caller did not plan for. One
+    /// request, so a blob replaced meanwhile (a live playlist, every segment) is read as
+    /// the old version or the new one, never as a mismatch between a `HEAD` and a `GET`.
     pub async fn get_bytes(&self, key: &str, max: u64) -> Result<Option<Bytes>> {
-        let Some(read) = self.get_range(key, None).await? else {
+        let Ok(path) = Path::parse(key) else {
             return Ok(None);
         };
-        if read.meta.size > max {
+        let got = match self.store.get(&path).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if got.meta.size > max {
             return Err(StoreError::Corrupt(format!(
                 "{key} is {} bytes, more than the {max} expected",
-                read.meta.size
+                got.meta.size
             )));
         }
-        let mut out = Vec::with_capacity(usize::try_from(read.meta.size).unwrap_or(0));
-        let mut stream = read.stream;
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(Some(Bytes::from(out)))
+        Ok(Some(got.bytes().await?))
     }
 
     /// Copies the blob `from` to `to` inside the store, replacing `to` if it exists: S3
