@@ -25,7 +25,7 @@ bench_workdir() {
 
 bench_cleanup() {
   local p
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null
   rm -rf "$work"
 }

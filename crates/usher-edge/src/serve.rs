@@ -40,6 +40,8 @@ pub struct EdgeState {
     pub thumbnails: Option<Arc<crate::thumbnail::Thumbnailer>>,
     /// Who watches which broadcast, for the live viewer counts.
     pub viewers: Arc<crate::live::Viewers>,
+    /// Live playlists read from the store in the last moment.
+    pub playlists: Arc<crate::live::Playlists>,
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
     pub public_origin: Option<Arc<RequestOrigin>>,
@@ -59,6 +61,7 @@ impl EdgeState {
             files: Arc::new(Files::new(Self::DEFAULT_FILE_CACHE)),
             thumbnails: None,
             viewers: Arc::default(),
+            playlists: Arc::default(),
             public_origin: None,
         }
     }
