@@ -11,15 +11,16 @@ use serde::Serialize;
 use usher_core::origin::RequestOrigin;
 use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
-use usher_core::{AccountId, VideoId};
+use usher_core::{AccountId, LiveInputId, VideoId};
 use usher_store::{Db, StoreError};
 
 use crate::access::{
-    Check, Denial, Presented, Request, Resource, decide_observed, observe, parse_token, token_kid,
-    verify_token_observed,
+    Check, Denial, Presented, Request, Resource, Subject, decide_observed, observe, parse_token,
+    token_kid, verify_token_observed,
 };
 use crate::cache::LiveKey;
-use crate::serve::allowed;
+use crate::live::LiveChannel;
+use crate::serve::{allowed, parse_origins};
 
 /// What to explain: a token, and the request the edge would be deciding.
 #[derive(Debug, Clone)]
@@ -103,17 +104,37 @@ async fn decide_for(
         return Ok(Err(Denial::InvalidToken("unknown signing key")));
     };
     let wanted = q.video.clone().or_else(|| claims.sub.parse().ok());
-    let video = match wanted {
-        Some(uid) => db.video(account, &uid).await?,
+    let video = match &wanted {
+        Some(uid) => db.video(account, uid).await?,
         None => None,
     };
-    let video = match observe(checks, "video", video.ok_or(Denial::NotFound), |v| {
-        format!("video {} of this account", v.uid)
+    // Not a video: the account's live input of that uid, decided as the edge does.
+    let live = match (&video, &wanted) {
+        (None, Some(uid)) => match uid.as_str().parse::<LiveInputId>() {
+            Ok(input) => match db.account_live_input(account, &input).await? {
+                Some(rec) => Some(LiveChannel::new(rec, db.live_run(input.as_str()).await?)),
+                None => None,
+            },
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let subject: Result<(&(dyn Subject + Sync), Vec<_>, bool), Denial> = match (&video, &live) {
+        (Some(v), _) => Ok((v, allowed(v), v.downloads_enabled)),
+        (None, Some(c)) => Ok((c, parse_origins(&c.allowed_origins), false)),
+        (None, None) => Err(Denial::NotFound),
+    };
+    let (subject, origins, downloads) = match observe(checks, "video", subject, |(s, ..)| {
+        if live.is_some() {
+            format!("live input {} of this account", s.uid())
+        } else {
+            format!("video {} of this account", s.uid())
+        }
     }) {
         Ok(v) => v,
         Err(d) => return Ok(Err(d)),
     };
-    *video_uid = Some(video.uid.to_string());
+    *video_uid = Some(subject.uid().to_owned());
     let facts = Request {
         resource: q.resource,
         client: q.client,
@@ -122,21 +143,17 @@ async fn decide_for(
         now: now_secs(),
         skew: q.skew,
     };
+    let uid: VideoId = subject
+        .uid()
+        .parse()
+        .map_err(|_| StoreError::Corrupt("a uid that does not parse".into()))?;
     let revoked = db
-        .is_token_revoked(&video.uid, &token_id(q.token, claims.jti.as_deref()))
+        .is_token_revoked(&uid, &token_id(q.token, claims.jti.as_deref()))
         .await?;
     let presented = Presented::Token {
         claims: &claims,
         key_account: &key.account,
         revoked,
     };
-    Ok(decide_observed(
-        &video,
-        &allowed(&video),
-        presented,
-        &facts,
-        video.downloads_enabled,
-        checks,
-    )
-    .map(|_| ()))
+    Ok(decide_observed(subject, &origins, presented, &facts, downloads, checks).map(|_| ()))
 }

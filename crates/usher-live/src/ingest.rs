@@ -234,6 +234,16 @@ impl Session {
         {
             return Err(Refusal::AlreadyLive);
         }
+        // Recordings of runs whose ingest died can never be finished.
+        match db.orphaned_recordings(&uid).await {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::warn!(input = %uid, ?lost, "recordings of an ingest that died marked errored");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, input = %uid, "could not look for orphaned recordings")
+            }
+        }
         let recording = match input.recording.mode {
             RecordingMode::Automatic => match start_recording(ingest, &input).await {
                 Ok(r) => Some(r),

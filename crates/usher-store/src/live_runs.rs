@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use usher_core::time_fmt::{Micros, now_micros};
-use usher_core::{VideoId, VideoState};
+use usher_core::{ErrorReason, LiveInputId, VideoId, VideoState};
 
 use crate::db::Db;
 use crate::error::Result;
@@ -106,5 +106,27 @@ impl Db {
         tx.commit().await?;
         self.mark_access_stale();
         Ok(true)
+    }
+
+    /// The recordings of `input` still `live-inprogress`: called by the run that has
+    /// just claimed the input, so any such recording belongs to an earlier run whose
+    /// ingest died (its bytes died with it). Each is marked errored; returns them.
+    pub async fn orphaned_recordings(&self, input: &LiveInputId) -> Result<Vec<VideoId>> {
+        let uids: Vec<String> = sqlx::query_scalar(
+            "SELECT uid FROM videos WHERE live_input = $1 AND state = 'live-inprogress'",
+        )
+        .bind(input.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for uid in uids {
+            let Ok(uid) = uid.parse::<VideoId>() else {
+                continue;
+            };
+            self.mark_error(&uid, ErrorReason::Unknown, now_micros())
+                .await?;
+            out.push(uid);
+        }
+        Ok(out)
     }
 }

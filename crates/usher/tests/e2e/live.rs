@@ -211,6 +211,15 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
         assert!(d >= 3.0, "{manifest}: {d} s recorded");
     }
 
+    // `token explain` decides for a live input as the edge does.
+    let explained = app
+        .post("/stream/token/explain", json!({"token": token}))
+        .await;
+    assert_eq!(explained["allowed"], true, "{explained}");
+    assert_eq!(explained["video"], uid.as_str(), "{explained}");
+    let checks = explained["checks"].to_string();
+    assert!(checks.contains("live input"), "{checks}");
+
     // A token of a signing key revoked mid-broadcast is refused on its next playlist
     // reload and segment.
     let signing = app.post("/stream/keys", json!({})).await;

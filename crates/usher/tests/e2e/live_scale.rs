@@ -70,7 +70,7 @@ async fn live_on_postgres_and_s3_survives_its_ingest_dying() {
     let input = api
         .post(
             "/stream/live_inputs",
-            json!({"recording": {"requireSignedURLs": true}}),
+            json!({"recording": {"mode": "automatic", "requireSignedURLs": true}}),
         )
         .await;
     let uid = input["uid"].as_str().unwrap().to_owned();
@@ -129,6 +129,25 @@ async fn live_on_postgres_and_s3_survives_its_ingest_dying() {
         "live: ingest killed, publisher back on air through another ingest after {:.1} s",
         died.elapsed().as_secs_f64()
     );
+    // The dead ingest's recording cannot be finished: errored, not left in progress; the
+    // new run records anew.
+    let r = api
+        .auth(
+            api.http
+                .get(api.api(&format!("/stream/live_inputs/{uid}/videos"))),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let mut states: Vec<&str> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"]["state"].as_str().unwrap())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(states, ["error", "live-inprogress"], "{v}");
     // Both edges serve the new run; the private input's uid stays refused.
     for edge in &edges {
         let (status, body) = playlist(edge, &media).await;
