@@ -167,6 +167,15 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
 
     // A second publisher on the same input is refused while the first is on air.
     refused(publish(&format!("{rtmp}{key}"), 5));
+    // Reported beside the scaled-out layout's (live_scale.rs): one process, local files.
+    let ages =
+        crate::live_scale::segment_ages(&app, &format!("{token}/manifest/media_0.m3u8")).await;
+    eprintln!(
+        "live segment age in one process on local files: min {:.2} s, median {:.2} s, max {:.2} s",
+        ages[0],
+        ages[ages.len() / 2],
+        ages[ages.len() - 1]
+    );
 
     // The uid of a private input is refused; the token's playlists are live HLS.
     let r = get(&app, &format!("{uid}/manifest/video.m3u8")).await;

@@ -31,7 +31,7 @@ fn run_of(playlist: &str) -> Option<String> {
 }
 
 /// Ages of the newest segment of `path` on `edge`, sampled over a few segments.
-async fn segment_ages(edge: &App, path: &str) -> Vec<f64> {
+pub async fn segment_ages(edge: &App, path: &str) -> Vec<f64> {
     let mut ages = Vec::new();
     for _ in 0..12 {
         let (status, body) = playlist(edge, path).await;
