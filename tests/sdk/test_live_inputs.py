@@ -270,6 +270,21 @@ def test_a_live_input_is_not_a_video(server):
     assert li.uid not in [v.uid for v in cf.stream.list(account_id=acct)]
 
 
+def test_rotating_the_keys_replaces_both_secrets(server):
+    li = create(server, meta={"name": "leaked"})
+    r = server.request("POST", inputs_path(server, "a", f"/{li.uid}/rotate_keys"), auth="a")
+    assert r.status_code == 200, r.text
+    rotated = r.json()["result"]
+    assert rotated["uid"] == li.uid
+    assert rotated["rtmps"]["streamKey"] != li.rtmps.stream_key
+    assert rotated["rtmps"]["streamKey"].startswith(f"{li.uid}k")
+    assert len(rotated["rtmps"]["streamKey"]) == 65
+    assert rotated["srt"]["passphrase"] != li.srt.passphrase
+    got = server.client("a").stream.live_inputs.get(li.uid, account_id=server.acct("a"))
+    assert got.rtmps.stream_key == rotated["rtmps"]["streamKey"]
+    assert got.meta == {"name": "leaked"}
+
+
 def test_another_account_cannot_reach_an_input_by_any_path(server):
     a, acct_a = server.client("a"), server.acct("a")
     li = create(server, meta={"name": "a's"})
@@ -293,6 +308,8 @@ def test_another_account_cannot_reach_an_input_by_any_path(server):
         e = expect_sdk_error(cloudflare.NotFoundError, call, 404)
         assert li.rtmps.stream_key not in e.response.text, name
     assert_error_envelope(server.request("GET", inputs_path(server, "b", f"/{li.uid}/videos"),
+                                         auth="b"), 404)
+    assert_error_envelope(server.request("POST", inputs_path(server, "b", f"/{li.uid}/rotate_keys"),
                                          auth="b"), 404)
     assert li.uid not in [x.uid for x in b.stream.live_inputs.list(account_id=acct_b).live_inputs]
     # B's credentials on A's account path are refused outright.

@@ -34,6 +34,7 @@ pub enum VideoState {
     Error,
     /// The recording of a live broadcast that is still on air (Cloudflare's
     /// `live-inprogress`): it plays live, and is packaged once the broadcast ends.
+    #[serde(rename = "live-inprogress")]
     LiveInProgress,
 }
 

@@ -304,6 +304,37 @@ impl Db {
         Ok(Some(input))
     }
 
+    /// Gives the account's input a fresh stream key and SRT passphrase (from the
+    /// CSPRNG) and returns it; `None` if the account has no such input. The old key
+    /// opens nothing from now on; a broadcast already on air goes on (a key is checked
+    /// when a publisher connects).
+    pub async fn rotate_live_input_secrets(
+        &self,
+        account: &AccountId,
+        uid: &LiveInputId,
+        now: Micros,
+    ) -> Result<Option<LiveInputRecord>> {
+        let mut tx = self.write_tx().await?;
+        let Some(mut input) = owned_in(self, &mut tx, account, uid).await? else {
+            return Ok(None);
+        };
+        input.stream_key = usher_core::live::generate_stream_key(uid);
+        input.srt_passphrase = usher_core::live::generate_srt_passphrase();
+        input.modified = now;
+        sqlx::query(
+            "UPDATE live_inputs SET stream_key = $1, srt_passphrase = $2, modified = $3 \
+             WHERE uid = $4",
+        )
+        .bind(input.stream_key.expose())
+        .bind(input.srt_passphrase.expose())
+        .bind(now)
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(input))
+    }
+
     /// Deletes the account's input and its outputs, and returns it; `None` if the
     /// account has no such input. Its recordings stay: they are videos of their own.
     pub async fn delete_live_input(

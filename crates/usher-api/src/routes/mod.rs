@@ -66,6 +66,10 @@ pub fn router() -> Router<ApiState> {
             get(live_inputs::videos),
         )
         .route(
+            "/stream/live_inputs/{live_input_identifier}/rotate_keys",
+            post(live_inputs::rotate_keys),
+        )
+        .route(
             "/stream/live_inputs/{live_input_identifier}/outputs",
             get(live_inputs::outputs::list).post(live_inputs::outputs::create),
         )

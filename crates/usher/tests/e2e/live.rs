@@ -162,6 +162,16 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
     let wrong = format!("{}k{}", uid, "0".repeat(32));
     refused(publish(&format!("{rtmp}{wrong}"), 5));
 
+    // Rotated: the old key opens nothing, the new one does.
+    let rotated = app
+        .post(&format!("/stream/live_inputs/{uid}/rotate_keys"), json!({}))
+        .await;
+    let old_key = key;
+    let key = rotated["rtmps"]["streamKey"].as_str().unwrap().to_owned();
+    assert_ne!(key, old_key);
+    assert_ne!(rotated["srt"]["passphrase"], input["srt"]["passphrase"]);
+    refused(publish(&format!("{rtmp}{old_key}"), 5));
+
     let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 120));
     wait_on_air(&app, &format!("{token}/manifest/video.m3u8")).await;
 

@@ -77,6 +77,23 @@ pub async fn update(
     Ok(ok(render::live_input(&input, &st.config)))
 }
 
+/// `POST …/live_inputs/{uid}/rotate_keys` (an Usher extension: Cloudflare has no way to
+/// change a key short of a new input): a fresh stream key and SRT passphrase; the old
+/// ones open nothing from now on.
+pub async fn rotate_keys(
+    State(st): State<ApiState>,
+    auth: Authed,
+    Path((_, uid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let uid = parse_uid(&uid)?;
+    let input = st
+        .db
+        .rotate_live_input_secrets(&auth.account, &uid, now_micros())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(ok(render::live_input(&input, &st.config)))
+}
+
 /// Deletes the input and its outputs; its recordings stay, as videos of their own.
 pub async fn delete(
     State(st): State<ApiState>,
