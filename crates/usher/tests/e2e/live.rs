@@ -277,20 +277,7 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
     refused(publish(&format!("{rtmp}{off_key}"), 5));
 
     // The broadcast ended: the input says so, and its media is off air.
-    let start = Instant::now();
-    loop {
-        let r = app
-            .auth(app.http.get(app.api(&format!("/stream/live_inputs/{uid}"))))
-            .send()
-            .await
-            .unwrap();
-        let v: Value = r.json().await.unwrap();
-        if v["result"]["status"]["current"]["state"] == "disconnected" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "{v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_status(&app, &uid, "disconnected").await;
     let r = get(&app, &format!("{token}/manifest/video.m3u8")).await;
     assert_eq!(r.status(), 404);
 }
