@@ -44,6 +44,14 @@ pub fn trailer(len: usize) -> [u8; 4] {
     ((len as u32).wrapping_add(11)).to_be_bytes()
 }
 
+/// A tag head read back: its type byte (8 audio, 9 video, 18 script), body size and
+/// timestamp in milliseconds.
+pub fn read_tag_head(head: &[u8; 11]) -> (u8, usize, u32) {
+    let size = usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]);
+    let ts = u32::from_be_bytes([head[7], head[4], head[5], head[6]]);
+    (head[0] & 0x1f, size, ts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +64,6 @@ mod tests {
         assert_eq!(trailer(5), [0, 0, 0, 16]);
         assert_eq!(tag_head(TagKind::Audio, 0, 1 << 24), None);
         assert_eq!(&header()[..3], b"FLV");
+        assert_eq!(read_tag_head(&head), (9, 0x0a0b0c, 0x0123_4567));
     }
 }

@@ -123,6 +123,43 @@ impl Ingest {
             .await
             .map_err(unavailable)?
             .ok_or(Refusal::UnknownKey)?;
+        self.admit_record(input).await
+    }
+
+    /// The passphrase an SRT caller for `uid` must encrypt with, if the input may take a
+    /// publisher now (known, enabled, not on air here or elsewhere).
+    pub async fn srt_passphrase(&self, uid: &LiveInputId) -> Result<String, Refusal> {
+        let input = self
+            .db
+            .live_input(uid)
+            .await
+            .map_err(unavailable)?
+            .ok_or(Refusal::UnknownKey)?;
+        if !input.enabled {
+            return Err(Refusal::Disabled);
+        }
+        if let Some(session) = self.session(uid) {
+            let s = session.lock().await;
+            if !s.ended && s.publisher.is_some() {
+                return Err(Refusal::AlreadyLive);
+            }
+        }
+        Ok(input.srt_passphrase.expose().to_owned())
+    }
+
+    /// Attaches a publisher that proved itself otherwise (an SRT caller that completed
+    /// its encrypted handshake) to `uid`'s broadcast.
+    pub async fn admit_input(self: &Arc<Self>, uid: &LiveInputId) -> Result<Publisher, Refusal> {
+        let input = self
+            .db
+            .live_input(uid)
+            .await
+            .map_err(unavailable)?
+            .ok_or(Refusal::UnknownKey)?;
+        self.admit_record(input).await
+    }
+
+    async fn admit_record(self: &Arc<Self>, input: LiveInputRecord) -> Result<Publisher, Refusal> {
         if !input.enabled {
             return Err(Refusal::Disabled);
         }
@@ -530,6 +567,11 @@ pub struct Publisher {
 impl Publisher {
     pub fn input(&self) -> &LiveInputId {
         &self.input
+    }
+
+    /// The ffmpeg this server runs.
+    pub fn ffmpeg(&self) -> &std::path::Path {
+        &self.ingest.ffmpeg
     }
 
     /// Passes one audio or video message on; an error ends this publisher's connection.

@@ -400,6 +400,14 @@ pub struct ServeArgs {
     /// stream key.
     #[arg(long, env = "USHER_RTMP_LISTEN")]
     pub rtmp_listen: Option<SocketAddr>,
+    /// Accept live broadcasts over SRT on this UDP address (e.g. 0.0.0.0:9998); callers
+    /// name their live input by stream id (its uid) and encrypt with its passphrase.
+    #[arg(long, env = "USHER_SRT_LISTEN")]
+    pub srt_listen: Option<SocketAddr>,
+    /// The SRT URL the API hands out as a live input's `srt.url` (default: this
+    /// process's --srt-listen address, else srt://<public host>:9998).
+    #[arg(long, env = "USHER_LIVE_SRT_URL")]
+    pub live_srt_url: Option<String>,
     /// PEM certificate chain for RTMPS: with --tls-key, --rtmp-listen takes publishers
     /// over TLS (rtmps://). HTTP listeners stay plain; put TLS for them in a proxy.
     #[arg(long, env = "USHER_TLS_CERT", requires = "tls_key")]

@@ -56,6 +56,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let srt = match args.srt_listen {
+        Some(addr) => Some(
+            tokio::net::UdpSocket::bind(addr)
+                .await
+                .with_context(|| format!("listening for SRT on {addr}"))?,
+        ),
+        None => None,
+    };
+    let srt_url = match (&args.live_srt_url, &srt) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(s)) => Some(format!("srt://{}", s.local_addr()?)),
+        (None, None) => None,
+    };
     let rtmps = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(usher_live::tls::acceptor(cert, key)?),
         _ => None,
@@ -70,7 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let scratch = scratch::prepare(&stores.scratch).context("preparing scratch space")?;
     // The API never runs ffmpeg; the edge makes thumbnails, the worker packages.
-    let tools = if role.edge() || role.worker() || rtmp.is_some() {
+    let tools = if role.edge() || role.worker() || rtmp.is_some() || srt.is_some() {
         Some(Arc::new(
             Tools::from_env().context("finding ffmpeg and ffprobe")?,
         ))
@@ -102,6 +115,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 clock_skew: i64::from(args.clock_skew),
                 body_idle_timeout: Duration::from_secs(args.body_idle_timeout_secs),
                 live_rtmp_url: rtmp_url.clone(),
+                live_srt_url: srt_url.clone(),
                 ..ApiConfig::default()
             },
             master_keys,
@@ -182,8 +196,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Scripts and tests read the bound address (port 0 picks one) from this line.
         println!("usher listening on http://{addr}");
     }
-    if let (Some(listener), Some(tools)) = (rtmp, &tools) {
-        let addr = listener.local_addr()?;
+    if let (true, Some(tools)) = (rtmp.is_some() || srt.is_some(), &tools) {
         let ingest = usher_live::Ingest::start(
             stores.db.clone(),
             stores.blobs.clone(),
@@ -196,13 +209,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .await
         .context("starting the live ingest")?;
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            usher_live::rtmp::serve(listener, rtmps, ingest, stop).await;
-            Ok::<(), anyhow::Error>(())
-        });
-        tracing::info!(%addr, scheme, "listening for RTMP");
-        println!("usher rtmp listening on {scheme}://{addr}/live/");
+        if let Some(listener) = rtmp {
+            let addr = listener.local_addr()?;
+            let (stop, ingest) = (shutdown.clone(), ingest.clone());
+            tasks.spawn(async move {
+                usher_live::rtmp::serve(listener, rtmps, ingest, stop).await;
+                Ok::<(), anyhow::Error>(())
+            });
+            tracing::info!(%addr, scheme, "listening for RTMP");
+            println!("usher rtmp listening on {scheme}://{addr}/live/");
+        }
+        if let Some(socket) = srt {
+            let addr = usher_live::srt::serve(socket, ingest, shutdown.clone())
+                .await
+                .context("starting the SRT listener")?;
+            tracing::info!(%addr, "listening for SRT");
+            println!("usher srt listening on srt://{addr}");
+        }
     }
     std::io::stdout().flush()?;
 

@@ -61,6 +61,8 @@ pub struct App {
     pub urls: Vec<String>,
     /// The RTMP ingest URL (`rtmp://addr/live/`), when started with `--rtmp-listen`.
     pub rtmp: Option<String>,
+    /// The SRT ingest URL (`srt://addr`), when started with `--srt-listen`.
+    pub srt: Option<String>,
     pub data_dir: PathBuf,
     pub account: Account,
     pub http: reqwest::Client,
@@ -90,12 +92,15 @@ pub fn start(data_dir: &Path, account: Account, extra: &[&str]) -> App {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let (rtmp_tx, rtmp_rx) = std::sync::mpsc::channel();
+    let (srt_tx, srt_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("usher listening on ") {
                 let _ = tx.send(url.to_owned());
             } else if let Some(url) = line.strip_prefix("usher rtmp listening on ") {
                 let _ = rtmp_tx.send(url.to_owned());
+            } else if let Some(url) = line.strip_prefix("usher srt listening on ") {
+                let _ = srt_tx.send(url.to_owned());
             }
         }
     });
@@ -111,11 +116,17 @@ pub fn start(data_dir: &Path, account: Account, extra: &[&str]) -> App {
             .recv_timeout(START_DEADLINE)
             .expect("server announced its RTMP address")
     });
+    let srt = extra.contains(&"--srt-listen").then(|| {
+        srt_rx
+            .recv_timeout(START_DEADLINE)
+            .expect("server announced its SRT address")
+    });
     App {
         child,
         url: urls[0].clone(),
         urls,
         rtmp,
+        srt,
         data_dir: data_dir.to_owned(),
         account,
         http: reqwest::Client::new(),

@@ -808,3 +808,77 @@ async fn rtmps_takes_publishers_over_tls_with_the_operators_certificate() {
     let _publisher = Publisher(publish(&format!("{rtmps}{key}"), 60));
     wait_on_air(&app, &format!("{uid}/manifest/media_0.m3u8")).await;
 }
+
+/// `ffmpeg -re` sending the test pattern as MPEG-TS over SRT to `url`, for `seconds`.
+fn publish_srt(url: &str, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", PATTERN])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg SRT publisher")
+}
+
+#[tokio::test]
+async fn srt_takes_callers_by_stream_id_with_the_inputs_passphrase_only() {
+    let app = spawn_app(&["--srt-listen", "127.0.0.1:0"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let srt = app.srt.clone().unwrap();
+    let input = live_input(
+        &app,
+        json!({"recording": {"mode": "off", "requireSignedURLs": true}}),
+    )
+    .await;
+    assert_eq!(input["srt"]["url"], srt.as_str(), "{input}");
+    let uid = input["uid"].as_str().unwrap().to_owned();
+    assert_eq!(input["srt"]["streamId"], uid.as_str());
+    let pass = input["srt"]["passphrase"].as_str().unwrap().to_owned();
+    let at = |stream_id: &str, pass: Option<&str>| match pass {
+        Some(p) => format!("{srt}?streamid={stream_id}&passphrase={p}"),
+        None => format!("{srt}?streamid={stream_id}"),
+    };
+
+    // No passphrase, a wrong one, an unknown input: refused in the handshake.
+    refused(publish_srt(&at(&uid, None), 5));
+    refused(publish_srt(&at(&uid, Some("0123456789abcdef0123")), 5));
+    let other = "0".repeat(32);
+    refused(publish_srt(&at(&other, Some(&pass)), 5));
+
+    // The input's own passphrase: on air, behind the same tokens as RTMP.
+    let _publisher = Publisher(publish_srt(&at(&uid, Some(&pass)), 60));
+    let token = app.token(&uid, json!({})).await;
+    wait_on_air(&app, &format!("{token}/manifest/media_0.m3u8")).await;
+    assert_eq!(
+        get(&app, &format!("{uid}/manifest/video.m3u8"))
+            .await
+            .status(),
+        401
+    );
+    let out = tmp.path().join("srt.mp4");
+    let run = record(&format!("{}/{token}/manifest/video.m3u8", app.url), 3, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(duration(&probe(&out)) >= 2.5);
+    // A second caller while it is on air is refused.
+    refused(publish_srt(
+        &at(&format!("#!::r={uid},m=publish"), Some(&pass)),
+        5,
+    ));
+}
