@@ -367,7 +367,8 @@ impl Session {
         if !settled && self.held.len() < MAX_HELD_TAGS {
             return Ok(());
         }
-        let layout = Layout::new(self.codecs, &ingest.ladder, self.source_height);
+        let layout = Layout::new(self.codecs, &ingest.ladder, self.source_height)
+            .low_latency(self.input.prefer_low_latency);
         let mut p = Packager::spawn(&ingest.ffmpeg, &layout, &self.run, self.sink.url()).await?;
         for (kind, ts, body) in self.held.drain(..) {
             p.write(kind, ts, &body).await?;

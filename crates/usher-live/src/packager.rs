@@ -4,7 +4,8 @@
 //!
 //! H.264 and AAC are copied (the segments then follow the publisher's key frames, which
 //! is why the README asks for a key frame every 2 s or less); anything else is
-//! transcoded, with key frames placed every [`SEGMENT_SECONDS`].
+//! transcoded, with key frames placed every segment ([`SEGMENT_SECONDS`], or
+//! [`LOW_LATENCY_SEGMENT_SECONDS`] for inputs that `preferLowLatency`).
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -16,13 +17,17 @@ use tokio::process::{Child, ChildStdin, Command};
 
 use crate::flv::{self, TagKind};
 
-/// Target segment length. Players start three segments behind the live edge, so this
-/// sets most of the latency.
+/// Target segment length. Players start two or three segments behind the live edge, so
+/// this sets most of the latency.
 pub const SEGMENT_SECONDS: u32 = 2;
-/// Segments a live playlist lists.
-pub const WINDOW_SEGMENTS: u32 = 6;
-/// Segments kept after they leave the playlist, for players that are a little behind.
-pub const EXTRA_SEGMENTS: u32 = 4;
+/// The segment length of inputs that `preferLowLatency`: half the latency, twice the
+/// requests (a copied stream is cut only at the publisher's key frames, so it needs
+/// one every second).
+pub const LOW_LATENCY_SEGMENT_SECONDS: u32 = 1;
+/// Seconds of media a live playlist lists.
+pub const WINDOW_SECONDS: u32 = 12;
+/// Seconds of segments kept after they leave the playlist, for players a little behind.
+pub const EXTRA_SECONDS: u32 = 8;
 
 pub use usher_store::layout::{LIVE_DASH_MANIFEST as DASH_MANIFEST, LIVE_HLS_MASTER as HLS_MASTER};
 
@@ -63,6 +68,8 @@ pub struct Layout {
     pub codecs: Codecs,
     /// Heights of the lower renditions, highest first; none at or above the source.
     pub rungs: Vec<u32>,
+    /// Target segment length.
+    pub segment_seconds: u32,
 }
 
 impl Layout {
@@ -76,7 +83,19 @@ impl Layout {
             .collect();
         rungs.sort_unstable_by(|a, b| b.cmp(a));
         rungs.dedup();
-        Self { codecs, rungs }
+        Self {
+            codecs,
+            rungs,
+            segment_seconds: SEGMENT_SECONDS,
+        }
+    }
+
+    /// Shorter segments, for an input that `preferLowLatency`.
+    pub fn low_latency(mut self, on: bool) -> Self {
+        if on {
+            self.segment_seconds = LOW_LATENCY_SEGMENT_SECONDS;
+        }
+        self
     }
 }
 
@@ -117,10 +136,11 @@ pub fn arguments(layout: &Layout, run: &str, output: &str) -> Vec<OsString> {
     a.extend(["-map".into(), "0:a:0?".into()]);
     // Every rendition's key frames where the top one has them, so players switch at
     // any segment: the publisher's own when copied, else every SEGMENT_SECONDS.
+    let seg = layout.segment_seconds.max(1);
     let key_frames = if codecs.video_copied() {
         "source".to_owned()
     } else {
-        format!("expr:gte(t,n_forced*{SEGMENT_SECONDS})")
+        format!("expr:gte(t,n_forced*{seg})")
     };
     let x264 = |a: &mut Vec<String>, n: usize| {
         for (k, v) in [
@@ -175,11 +195,11 @@ pub fn arguments(layout: &Layout, run: &str, output: &str) -> Vec<OsString> {
             "-f",
             "dash",
             "-seg_duration",
-            &SEGMENT_SECONDS.to_string(),
+            &seg.to_string(),
             "-window_size",
-            &WINDOW_SEGMENTS.to_string(),
+            &(WINDOW_SECONDS / seg).to_string(),
             "-extra_window_size",
-            &EXTRA_SEGMENTS.to_string(),
+            &(EXTRA_SECONDS / seg).to_string(),
             "-use_template",
             "1",
             "-use_timeline",
@@ -325,6 +345,24 @@ mod tests {
         );
         assert!(
             a.contains("-force_key_frames:v:0 expr:gte(t,n_forced*2)"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn low_latency_inputs_get_one_second_segments_and_the_same_window() {
+        let a = layout_args(&Layout::new(Codecs::default(), &[], None).low_latency(true));
+        assert!(
+            a.contains("-seg_duration 1 -window_size 12 -extra_window_size 8"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-force_key_frames:v:0 expr:gte(t,n_forced*1)"),
+            "{a}"
+        );
+        let a = layout_args(&Layout::new(Codecs::default(), &[], None));
+        assert!(
+            a.contains("-seg_duration 2 -window_size 6 -extra_window_size 4"),
             "{a}"
         );
     }

@@ -476,38 +476,32 @@ async fn the_player_plays_a_private_broadcast_on_another_site_and_waits_for_one_
     let idle_uid = idle["uid"].as_str().unwrap();
     let token = app.token(&uid, json!({})).await;
 
-    // The wall clock when the publisher's first frame is captured (ffmpeg starts in far
-    // less than a frame's time), to see how far the packager's program date time is
-    // from capture.
-    let captured = usher_core::time_fmt::now_micros();
-    let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 300));
     let site_origin = format!("http://localhost:{port}");
-    wait_on_air_from(
+    let started = usher_core::time_fmt::now_micros();
+    let _publisher = Publisher(publish(&format!("{rtmp}{key}"), 300));
+    let pdt_bias_ms = stamp_after_capture(
         &app,
         &format!("{token}/manifest/media_0.m3u8"),
-        Some(&site_origin),
+        &site_origin,
+        started,
     )
     .await;
-    let first = app
-        .http
-        .get(format!("{}/{token}/manifest/media_0.m3u8", app.url))
-        .header("origin", &site_origin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    // The first segment's program date time against its capture: added to the player's
-    // PDT-based figure, the latency from capture.
-    let pdt_bias_ms = first
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
-        .and_then(|t| {
-            let fixed = format!("{}:{}", &t[..t.len() - 2], &t[t.len() - 2..]);
-            usher_core::time_fmt::parse_rfc3339(&fixed)
-        })
-        .map(|pdt| (pdt - captured) / 1000);
+    // An input that prefers low latency (1 s segments; the publisher sends a key frame
+    // every second), public.
+    let fast = live_input(&app, json!({"preferLowLatency": true})).await;
+    let fast_uid = fast["uid"].as_str().unwrap().to_owned();
+    let started = usher_core::time_fmt::now_micros();
+    let _fast_publisher = Publisher(publish(
+        &format!("{rtmp}{}", fast["rtmps"]["streamKey"].as_str().unwrap()),
+        300,
+    ));
+    let fast_bias_ms = stamp_after_capture(
+        &app,
+        &format!("{fast_uid}/manifest/media_0.m3u8"),
+        &site_origin,
+        started,
+    )
+    .await;
 
     let screenshot = workspace_root().join("test-artifacts/player-live.png");
     std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
@@ -525,6 +519,9 @@ async fn the_player_plays_a_private_broadcast_on_another_site_and_waits_for_one_
             {"name": "not_started", "frames": [site],
              "player": format!("{usher}/{idle_uid}/iframe?autoplay=true&muted=true"),
              "expect": "offair"},
+            {"name": "live_low_latency", "frames": [site],
+             "player": format!("{usher}/{fast_uid}/iframe?autoplay=true&muted=true"),
+             "expect": "play", "minTime": 0.0, "advance": 8.0},
         ],
     }))
     .await;
@@ -550,6 +547,17 @@ async fn the_player_plays_a_private_broadcast_on_another_site_and_waits_for_one_
          after capture), {} s behind the live edge",
         seen["latencyMs"], seen["liveEdgeLatency"]
     );
+    let fast = &case(&report, "live_low_latency")["seen"];
+    assert_eq!(fast["state"], "playing", "{fast}");
+    let g2g_fast = fast["latencyMs"]
+        .as_i64()
+        .zip(fast_bias_ms)
+        .map(|(l, b)| l + b);
+    eprintln!(
+        "live latency in Chromium (hls.js, preferLowLatency: 1 s segments): glass to glass \
+         {g2g_fast:?} ms (player {} ms + stamp {fast_bias_ms:?} ms), {} s behind the live edge",
+        fast["latencyMs"], fast["liveEdgeLatency"]
+    );
     for q in r["requests"].as_array().unwrap() {
         let url = q["url"].as_str().unwrap();
         if url.starts_with(usher.as_str()) && url.contains("/manifest/") {
@@ -569,6 +577,32 @@ async fn the_player_plays_a_private_broadcast_on_another_site_and_waits_for_one_
             .contains("The broadcast has not started"),
         "{r:#}"
     );
+}
+
+/// Waits for `path` (asked from `origin`) to go on air, then returns how long after
+/// `started` (the publisher's start, when its first frame is captured) the packager
+/// stamped the first segment's program date time: added to a player's PDT-based
+/// latency, the latency from capture.
+async fn stamp_after_capture(app: &App, path: &str, origin: &str, started: i64) -> Option<i64> {
+    wait_on_air_from(app, path, Some(origin)).await;
+    let first = app
+        .http
+        .get(format!("{}/{path}", app.url))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    first
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        .and_then(|t| {
+            let fixed = format!("{}:{}", &t[..t.len() - 2], &t[t.len() - 2..]);
+            usher_core::time_fmt::parse_rfc3339(&fixed)
+        })
+        .map(|pdt| (pdt - started) / 1000)
 }
 
 fn free_port() -> u16 {
