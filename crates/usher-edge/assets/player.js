@@ -13,7 +13,7 @@
   var START_BANDWIDTH_ESTIMATE = 500000;
   // How often a page waiting for a broadcast to start looks for it.
   var LIVE_RETRY_MS = 5000;
-  var LIVE_SYNC_SEGMENTS = 2;
+  var LIVE_SYNC_SEGMENTS = 1.5;
 
   var root = document.documentElement;
   var video = document.getElementById('usher-video');
@@ -264,9 +264,12 @@
         autoStartLoad: loadAtOnce || live,
         startPosition: live ? -1 : startTime,
         abrEwmaDefaultEstimate: START_BANDWIDTH_ESTIMATE,
-        // Two segments behind the live edge instead of hls.js's three: about 2 s less
-        // latency, still a segment of margin against a late one.
+        // A segment and a half behind the live edge instead of hls.js's three: the
+        // newest segment arrives as the one before it is half played, so half a
+        // segment of margin against a late one; and played up to 10 % faster when
+        // it has fallen further behind (after a stall), back to that distance.
         liveSyncDurationCount: LIVE_SYNC_SEGMENTS,
+        maxLiveSyncPlaybackRate: live ? 1.1 : 1,
         xhrSetup: function (xhr, url) {
           xhr.open('GET', withParent(url), true);
         },
