@@ -129,12 +129,7 @@ impl Ingest {
     /// The passphrase an SRT caller for `uid` must encrypt with, if the input may take a
     /// publisher now (known, enabled, not on air here or elsewhere).
     pub async fn srt_passphrase(&self, uid: &LiveInputId) -> Result<String, Refusal> {
-        let input = self
-            .db
-            .live_input(uid)
-            .await
-            .map_err(unavailable)?
-            .ok_or(Refusal::UnknownKey)?;
+        let input = self.input(uid).await?;
         if !input.enabled {
             return Err(Refusal::Disabled);
         }
@@ -150,13 +145,16 @@ impl Ingest {
     /// Attaches a publisher that proved itself otherwise (an SRT caller that completed
     /// its encrypted handshake) to `uid`'s broadcast.
     pub async fn admit_input(self: &Arc<Self>, uid: &LiveInputId) -> Result<Publisher, Refusal> {
-        let input = self
-            .db
+        let input = self.input(uid).await?;
+        self.admit_record(input).await
+    }
+
+    async fn input(&self, uid: &LiveInputId) -> Result<LiveInputRecord, Refusal> {
+        self.db
             .live_input(uid)
             .await
             .map_err(unavailable)?
-            .ok_or(Refusal::UnknownKey)?;
-        self.admit_record(input).await
+            .ok_or(Refusal::UnknownKey)
     }
 
     async fn admit_record(self: &Arc<Self>, input: LiveInputRecord) -> Result<Publisher, Refusal> {

@@ -19,8 +19,17 @@ const ON_AIR_DEADLINE: Duration = Duration::from_secs(60);
 const PATTERN: &str = "testsrc2=size=640x360:rate=30,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:text='%{localtime\\:%T}':fontsize=48:fontcolor=white:box=1:boxcolor=black:x=w-tw-20:y=20";
 
 /// `ffmpeg -re` publishing a test pattern with the wall clock burnt in, as a
-/// broadcaster would, for `seconds`.
+/// broadcaster would, for `seconds`, over RTMP.
 pub fn publish(url: &str, seconds: u32) -> Child {
+    broadcaster(url, "flv", seconds)
+}
+
+/// The same, as MPEG-TS over SRT.
+fn publish_srt(url: &str, seconds: u32) -> Child {
+    broadcaster(url, "mpegts", seconds)
+}
+
+fn broadcaster(url: &str, format: &str, seconds: u32) -> Child {
     Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i", PATTERN])
@@ -44,7 +53,7 @@ pub fn publish(url: &str, seconds: u32) -> Child {
             "-pix_fmt",
             "yuv420p",
         ])
-        .args(["-c:a", "aac", "-b:a", "64k", "-f", "flv", url])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", format, url])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -841,30 +850,6 @@ async fn rtmps_takes_publishers_over_tls_with_the_operators_certificate() {
     refused(publish(&format!("{plain}{key}"), 5));
     let _publisher = Publisher(publish(&format!("{rtmps}{key}"), 60));
     wait_on_air(&app, &format!("{uid}/manifest/media_0.m3u8")).await;
-}
-
-/// `ffmpeg -re` sending the test pattern as MPEG-TS over SRT to `url`, for `seconds`.
-fn publish_srt(url: &str, seconds: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", PATTERN])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", url,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ffmpeg SRT publisher")
 }
 
 #[tokio::test]
