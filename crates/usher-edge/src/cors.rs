@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::access::{Denial, Resource};
-use crate::serve::{EdgeState, authorize, classify, denied, viewer};
+use crate::serve::{EdgeState, authorize_any, classify, denied, viewer};
 
 /// How long a browser may reuse a preflight answer. Chromium caps this at 2 hours.
 pub const PREFLIGHT_MAX_AGE_SECS: u32 = 7200;
@@ -65,7 +65,7 @@ async fn preflight(
     // token, a missing video) is left to the real request, whose answer the player can
     // then read.
     if let Err(d @ Denial::OriginDenied) =
-        authorize(st, id, resource, &viewer(st, peer, &req)).await
+        authorize_any(st, id, resource, &viewer(st, peer, &req)).await
     {
         return denied(&d);
     }
