@@ -262,6 +262,15 @@ impl App {
     }
 }
 
+/// A TCP port free on loopback right now (for servers that cannot take port 0).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `usher token sign` with a signing key's PEM, offline, as a customer would.
 pub fn sign_offline(kid: &str, pem: &str, uid: &str, ttl: &str) -> std::process::Output {
     Command::new(BIN)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::app::{self, App, BIN, spawn_app};
+use crate::app::{self, App, BIN, free_port, spawn_app};
 use crate::media::clip;
 use crate::{H264_AAC, READY_DEADLINE};
 
@@ -16,14 +16,6 @@ use crate::{H264_AAC, READY_DEADLINE};
 /// buffers hold a few MiB at most).
 const BIG: usize = 256 * 1024 * 1024;
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A server on a fixed port with matching public URL, so upload URLs survive a restart.
 fn serve_on(data_dir: &Path, account: app::Account, port: u16) -> App {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::app::{App, spawn_app};
+use crate::app::{App, free_port, spawn_app};
 use crate::media::{duration, probe};
 
 /// How long a publisher may take to show up as a playable playlist.
@@ -612,14 +612,6 @@ async fn stamp_after_capture(app: &App, path: &str, origin: &str, started: i64) 
             usher_core::time_fmt::parse_rfc3339(&fixed)
         })
         .map(|pdt| (pdt - started) / 1000)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
