@@ -22,20 +22,11 @@ reps=${2:-3}
 conns_list=${3:-"64 256"}
 . "$(dirname "$0")/lib.sh"
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-nginx -V 2>&1 | grep -q -- --with-http_secure_link_module ||
-  { echo "this nginx lacks the secure_link module" >&2; exit 1; }
+bench_need_wrk_nginx
 
-pin_server=() pin_client=() affinity=""
+pin_server=() pin_client=()
 if [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0); pin_client=(taskset -c 1); affinity="worker_cpu_affinity 01;"
+  pin_server=(taskset -c 0); pin_client=(taskset -c 1)
 fi
 
 # --- Usher, with one video and 200 tokens for it ---------------------------------------
@@ -72,47 +63,11 @@ for f in "${files[@]}"; do
   mkdir -p "$root/$(dirname "$f")"
   curl -sf -o "$root/$f" "$url/$uid/$f"
 done
-nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/nginx/logs"
-cat >"$work/nginx/nginx.conf" <<NGINX
-user root;
-worker_processes 1;
-$affinity
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
-  types { video/iso.segment m4s; video/mp4 mp4; application/vnd.apple.mpegurl m3u8; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $root;
-    location / {
-      secure_link \$arg_md5,\$arg_expires;
-      secure_link_md5 "\$secure_link_expires\$uri\$remote_addr usher-bench-secret";
-      if (\$secure_link = "") { return 403; }
-      if (\$secure_link = "0") { return 410; }
-    }
-  }
-}
-NGINX
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
-nginx_pid=$!
-bench_pids+=("$nginx_pid")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
-nginx_path() { # file expires -> signed nginx path for a client at 127.0.0.1
-  local md5
-  md5=$(printf '%s' "$2/$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
-  echo "/$1?md5=$md5&expires=$2"
-}
+bench_nginx "$root"
 # One file of request paths per (server, file): wrk rotates through them.
 paths() { echo "$work/paths.$1.$(echo "$2" | tr / _)"; }
 for f in "${files[@]}"; do
-  for i in $(seq 1 200); do nginx_path "$f" $((now + 80000 + i)); done >"$(paths nginx "$f")"
+  for i in $(seq 1 200); do bench_nginx_signed "/$f" $((now + 80000 + i)); done >"$(paths nginx "$f")"
   sed "s|.*|/&/$f|" "$work/tokens" >"$(paths token "$f")"
   echo "/$uid/$f" >"$(paths uid "$f")"
   for which in nginx token uid; do

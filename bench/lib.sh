@@ -85,3 +85,67 @@ bench_private_token() {
   bench_api POST "/stream/$1/token" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["token"])'
 }
+
+# wrk and nginx (with its secure_link module) from Debian, if missing (root or sudo).
+bench_need_wrk_nginx() {
+  local need=() sudo=""
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v nginx >/dev/null || need+=(nginx-light)
+  if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  nginx -V 2>&1 | grep -q -- --with-http_secure_link_module ||
+    { echo "this nginx lacks the secure_link module" >&2; exit 1; }
+}
+
+# The reference edge: nginx serving ROOT with secure_link as its docs show it (md5 of
+# expiry + URI + client address, the expiry checked), one worker on core 0 when there
+# are 2+ cores. EXTRA is more configuration inside `location /`. Sets $nginx_port and
+# $nginx_pid.
+bench_nginx() {
+  local root=$1 extra=${2:-} affinity=""
+  [ "$(nproc)" -ge 2 ] && affinity="worker_cpu_affinity 01;"
+  nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/nginx/logs"
+  cat >"$work/nginx/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+$affinity
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 75s;
+  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
+  types { video/iso.segment m4s; video/mp4 mp4; application/vnd.apple.mpegurl m3u8; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $root;
+    location / {
+      secure_link \$arg_md5,\$arg_expires;
+      secure_link_md5 "\$secure_link_expires\$uri\$remote_addr usher-bench-secret";
+      if (\$secure_link = "") { return 403; }
+      if (\$secure_link = "0") { return 410; }
+      $extra
+    }
+  }
+}
+NGINX
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
+  nginx_pid=$!
+  bench_pids+=("$nginx_pid")
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
+}
+
+# URI (with its leading /) signed for bench_nginx's secure_link until EXPIRES, for a
+# client at 127.0.0.1.
+bench_nginx_signed() {
+  local md5
+  md5=$(printf '%s' "$2$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
+  echo "$1?md5=$md5&expires=$2"
+}

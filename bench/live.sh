@@ -18,17 +18,10 @@ secs=${1:-20}
 wrk_secs=${2:-8}
 . "$(dirname "$0")/lib.sh"
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-pin_server=() pin_client=() affinity=""
+bench_need_wrk_nginx
+pin_server=() pin_client=()
 if [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0); pin_client=(taskset -c 1); affinity="worker_cpu_affinity 01;"
+  pin_server=(taskset -c 0); pin_client=(taskset -c 1)
 fi
 
 bench_build
@@ -97,46 +90,10 @@ run_dir=$(dirname "$(find "$work/data/media/live/$uid" -name "$seg")")
 root="$work/nginx-root"
 mkdir -p "$root/live"
 cp "$run_dir/media_0.m3u8" "$run_dir/$seg" "$root/live/"
-nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/nginx/logs"
-cat >"$work/nginx/nginx.conf" <<NGINX
-user root;
-worker_processes 1;
-$affinity
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
-  types { video/iso.segment m4s; application/vnd.apple.mpegurl m3u8; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $root;
-    location / {
-      secure_link \$arg_md5,\$arg_expires;
-      secure_link_md5 "\$secure_link_expires\$uri\$remote_addr usher-bench-secret";
-      if (\$secure_link = "") { return 403; }
-      if (\$secure_link = "0") { return 410; }
-      # A live playlist changes every segment: nothing may keep it.
-      location ~ \.m3u8\$ { add_header Cache-Control "max-age=1"; }
-    }
-  }
-}
-NGINX
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
-nginx_pid=$!
-bench_pids+=("$nginx_pid")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.05; done
+# A live playlist changes every segment: nothing may keep it.
+bench_nginx "$root" 'location ~ \.m3u8$ { add_header Cache-Control "max-age=1"; }'
 expires=$(($(date +%s) + 80000))
-signed() { # path -> nginx path with its secure_link
-  local md5
-  md5=$(printf '%s' "$expires$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
-  echo "$1?md5=$md5&expires=$expires"
-}
+signed() { bench_nginx_signed "$1" "$expires"; }
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 per_request() { # base path pids... -> "req/s cpu_us_per_req"
   local base=$1 path=$2 before after out
