@@ -5,6 +5,7 @@
 
 mod auth;
 mod body;
+pub mod dashboard;
 mod envelope;
 mod error;
 #[doc(hidden)]

@@ -131,7 +131,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 "/client/v4/{*rest}",
                 axum::routing::any(usher_api::no_route),
             )
-            .merge(usher_api::upload_router(api_state));
+            .merge(usher_api::upload_router(api_state))
+            .merge(usher_api::dashboard::router(
+                usher_api::dashboard::DashboardConfig {
+                    edge_url: edge_url.clone(),
+                },
+            ));
     } else {
         // An API client pointed at the wrong role gets the API's own error envelope.
         app = app.route(
