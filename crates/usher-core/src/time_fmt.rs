@@ -42,9 +42,57 @@ pub fn parse_rfc3339(s: &str) -> Option<Micros> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(to_micros)
 }
 
+/// Seconds in a UTC day (no leap seconds in Unix time).
+pub const DAY_SECS: i64 = 86_400;
+
+/// The UTC day (days since 1970-01-01) that unix second `secs` falls in.
+pub fn day_of(secs: i64) -> i64 {
+    secs.div_euclid(DAY_SECS)
+}
+
+/// `YYYY-MM-DD` of a day number from [`day_of`].
+pub fn format_day(day: i64) -> String {
+    let fmt = format_description!("[year]-[month]-[day]");
+    OffsetDateTime::from_unix_timestamp(day.saturating_mul(DAY_SECS))
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01".to_owned())
+}
+
+/// The day number of a `YYYY-MM-DD` date, or of the UTC day an RFC 3339 timestamp
+/// falls in.
+pub fn parse_day(s: &str) -> Option<i64> {
+    let fmt = format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(s, &fmt) {
+        return Some(day_of(d.midnight().assume_utc().unix_timestamp()));
+    }
+    parse_rfc3339(s).map(|us| day_of(us.div_euclid(1_000_000)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_format_and_parse() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(format_day(0), "1970-01-01");
+        assert_eq!(format_day(day_of(1_700_000_000)), "2023-11-14");
+        assert_eq!(parse_day("2023-11-14"), Some(day_of(1_700_000_000)));
+        assert_eq!(
+            parse_day("2023-11-14T23:59:59Z"),
+            Some(day_of(1_700_000_000))
+        );
+        // Another offset: the UTC day it falls in.
+        assert_eq!(
+            parse_day("2023-11-15T00:30:00+01:00"),
+            Some(day_of(1_700_000_000))
+        );
+        for bad in ["", "2023-13-01", "2023-11-14 ", "yesterday", "20231114"] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn formats_with_micros_in_utc() {

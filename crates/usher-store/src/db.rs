@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_live_inputs.sql")),
     (14, include_str!("../migrations/0014_live_runs.sql")),
     (15, include_str!("../migrations/0015_live_events.sql")),
+    (16, include_str!("../migrations/0016_view_stats.sql")),
 ];
 
 /// How to open the metadata database.

@@ -29,6 +29,7 @@ mod row;
 mod tus;
 mod usage;
 mod videos;
+mod view_stats;
 mod watermarks;
 mod webhooks;
 
@@ -62,5 +63,6 @@ pub use tus::{
 };
 pub use usage::StorageUsage;
 pub use videos::{ProcessingUpdate, VideoEdit, VideoFilter, VideoPage};
+pub use view_stats::{MAX_VIEW_STATS_ROWS, VIEW_WINDOW_SECS, ViewDelta, ViewQuery, ViewStat};
 pub use watermarks::MAX_WATERMARKS;
 pub use webhooks::{WEBHOOK_JOB, WebhookRecord};

@@ -175,6 +175,19 @@ impl Reaper {
             {
                 tracing::warn!(error = %e, "could not forget old rate-limit windows");
             }
+            // Edges flush within seconds, and retry a batch for minutes at most: two
+            // hours of viewers and a day of batch ids leave a wide margin.
+            let now = usher_core::time_fmt::now_secs();
+            if let Err(e) = self
+                .db
+                .forget_old_view_sessions(
+                    now / crate::VIEW_WINDOW_SECS - 4,
+                    (now - usher_core::time_fmt::DAY_SECS).saturating_mul(1_000_000),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not forget old view sessions");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}

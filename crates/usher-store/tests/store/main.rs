@@ -20,6 +20,7 @@ mod reaper;
 mod secrets;
 mod tracks;
 mod tus;
+mod view_stats;
 mod watermarks;
 mod webhooks;
 
