@@ -7,6 +7,7 @@
 //! the edge sends. [`fast_path`] answers media requests without the router.
 
 pub mod access;
+pub mod analytics;
 pub mod cache;
 pub mod client;
 pub mod cors;

@@ -31,7 +31,7 @@ pub use params::{ParamError, PlayerParams, Preload};
 use assets::Asset;
 
 use crate::access::{Denial, Resource};
-use crate::serve::{EdgeState, Granted, Viewer, allowed, authorize_any, parse_origins};
+use crate::serve::{EdgeState, Granted, Viewer, allowed, authorize_counted, parse_origins};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -72,9 +72,12 @@ async fn page(kind: Page, st: &EdgeState, peer: SocketAddr, id: &str, req: Reque
         client: st.clients.resolve(peer.ip(), req.headers()),
         origin: embedding_origin(req.headers()),
     };
-    match authorize_any(st, id, Resource::Player, &viewer).await {
+    match authorize_counted(st, id, Resource::Player, &viewer).await {
         Ok(granted) => render(kind, &Shown::of(&granted), &params, viewer.origin.as_ref()),
-        Err(d) => refusal(&d),
+        Err(r) => {
+            crate::serve::refused(st, &r);
+            refusal(&r.denial)
+        }
     }
 }
 

@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Response};
 use usher_core::origin::{AllowedOrigin, RequestOrigin};
 use usher_core::revocation::token_id;
 use usher_core::time_fmt::now_secs;
-use usher_core::{KeyId, LiveInputId, Video, VideoId, VideoState};
+use usher_core::{AccountId, KeyId, LiveInputId, Video, VideoId, VideoState};
 use usher_store::{Blobs, Db};
 
 use crate::access::{
     Denial, Presented, Request as AccessRequest, Resource, decide, parse_token, token_kid,
     verify_token,
 };
+use crate::analytics::{Analytics, Hit, viewer_id};
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
 use crate::files::Files;
@@ -45,6 +46,8 @@ pub struct EdgeState {
     /// Usher's own origin as viewers see it (`--public-url`), so requests from its
     /// player page are recognised behind a proxy that rewrites `Host`.
     pub public_origin: Option<Arc<RequestOrigin>>,
+    /// Viewing analytics, counted here and flushed by an [`crate::analytics::Flusher`].
+    pub analytics: Arc<Analytics>,
 }
 
 impl EdgeState {
@@ -63,6 +66,7 @@ impl EdgeState {
             viewers: Arc::default(),
             playlists: Arc::default(),
             public_origin: None,
+            analytics: Arc::new(Analytics::new(true)),
         }
     }
 }
@@ -182,16 +186,81 @@ pub async fn answer_media(
         return denied(&Denial::NotFound);
     };
     let viewer = viewer(st, peer, &req);
-    match authorize_any(st, id, published.resource, &viewer).await {
-        Ok(Granted::Video(auth)) if published.resource == Resource::Thumbnail => {
-            crate::thumbnail::serve(st, &auth, req).await
+    match authorize_counted(st, id, published.resource, &viewer).await {
+        Ok(Granted::Video(auth)) => {
+            let resp = if published.resource == Resource::Thumbnail {
+                crate::thumbnail::serve(st, &auth, req).await
+            } else {
+                send(st, &auth, rest, &published.place, req).await
+            };
+            let v = &auth.video;
+            let generation = v.media_generation.as_deref();
+            count(
+                st,
+                (v.account_id.as_str(), v.uid.as_str(), generation),
+                id,
+                rest,
+                &viewer,
+                &resp,
+            );
+            resp
         }
-        Ok(Granted::Video(auth)) => send(st, &auth, rest, &published.place, req).await,
         Ok(Granted::Live { channel, private }) => {
             let who = crate::live::viewer_key(viewer.client.ip, id);
-            crate::live::send(st, &channel, private, rest, who, req).await
+            let resp = crate::live::send(st, &channel, private, rest, who, req).await;
+            let c = &channel;
+            count(
+                st,
+                (c.account_id.as_str(), c.uid.as_str(), None),
+                id,
+                rest,
+                &viewer,
+                &resp,
+            );
+            resp
         }
-        Err(d) => denied(&d),
+        Err(r) => {
+            refused(st, &r);
+            denied(&r.denial)
+        }
+    }
+}
+
+/// Counts a response to a granted request in the viewing analytics.
+fn count(
+    st: &EdgeState,
+    (account, uid, generation): (&str, &str, Option<&str>),
+    id: &str,
+    rest: &str,
+    viewer: &Viewer,
+    resp: &Response,
+) {
+    if !st.analytics.enabled() || !resp.status().is_success() {
+        return;
+    }
+    use axum::body::HttpBody as _;
+    let bytes = resp.body().size_hint().exact().unwrap_or_else(|| {
+        resp.headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0)
+    });
+    st.analytics.served(Hit {
+        account,
+        uid,
+        generation,
+        path: rest,
+        viewer: viewer_id(id, uid == id, viewer.client.ip),
+        bytes,
+        now: now_secs(),
+    });
+}
+
+/// Counts a refusal in the viewing analytics of whatever it refused, once known.
+pub fn refused(st: &EdgeState, r: &Refused) {
+    if let Some((account, uid)) = &r.of {
+        st.analytics
+            .refused(account.as_str(), uid, r.denial.label(), now_secs());
     }
 }
 
@@ -312,6 +381,20 @@ async fn verified(st: &EdgeState, id: &str, epoch: u64) -> Result<Arc<VerifiedTo
     Ok(v)
 }
 
+/// A refusal, and whose video or live input it refused once that was known (an
+/// unverifiable token or an unknown uid refuses nobody's).
+#[derive(Debug)]
+pub struct Refused {
+    pub denial: Denial,
+    pub of: Option<(AccountId, String)>,
+}
+
+impl From<Denial> for Refused {
+    fn from(denial: Denial) -> Self {
+        Self { denial, of: None }
+    }
+}
+
 /// Runs the access decision for `{id}` (a uid or a token naming a video or a live
 /// input) and `resource`.
 pub async fn authorize_any(
@@ -320,6 +403,18 @@ pub async fn authorize_any(
     resource: Resource,
     viewer: &Viewer,
 ) -> Result<Granted, Denial> {
+    authorize_counted(st, id, resource, viewer)
+        .await
+        .map_err(|r| r.denial)
+}
+
+/// [`authorize_any`], saying whose video a refusal refused (for the analytics).
+pub async fn authorize_counted(
+    st: &EdgeState,
+    id: &str,
+    resource: Resource,
+    viewer: &Viewer,
+) -> Result<Granted, Refused> {
     // Read before anything is loaded: a change committed after this point makes
     // whatever is cached below stale.
     let epoch = st.db.access_epoch();
@@ -356,7 +451,11 @@ pub async fn authorize_any(
                 presented,
                 &facts,
                 video.downloads_enabled,
-            )?;
+            )
+            .map_err(|denial| Refused {
+                denial,
+                of: Some((video.account_id.clone(), video.uid.to_string())),
+            })?;
             Ok(Granted::Video(Authorized {
                 video,
                 private: grant.private,
@@ -364,7 +463,13 @@ pub async fn authorize_any(
         }
         Target::Live(channel) => {
             let origins = parse_origins(&channel.allowed_origins);
-            let grant = decide(&*channel, &origins, presented, &facts, false)?;
+            let grant =
+                decide(&*channel, &origins, presented, &facts, false).map_err(|denial| {
+                    Refused {
+                        denial,
+                        of: Some((channel.account_id.clone(), channel.uid.clone())),
+                    }
+                })?;
             Ok(Granted::Live {
                 channel,
                 private: grant.private,

@@ -353,6 +353,10 @@ pub struct ServeArgs {
     /// MiB of published media (segments, manifests, thumbnails) the edge keeps in memory.
     #[arg(long, env = "USHER_MEDIA_CACHE_MIB", default_value_t = 256)]
     pub media_cache_mib: u64,
+    /// Do not count viewing analytics on this edge (`…/stream/analytics/views` then
+    /// shows nothing it served). The variable takes true/false, 1/0, yes/no or on/off.
+    #[arg(long, env = "USHER_NO_VIEW_ANALYTICS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_view_analytics: bool,
     /// Seconds between runs of the reaper, which deletes videos past their
     /// scheduledDeletion and pending uploads whose upload URL expired.
     #[arg(long, env = "USHER_REAPER_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]

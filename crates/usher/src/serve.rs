@@ -96,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut app = Router::new();
     let mut poller = None;
     let mut fast = None;
+    let mut flusher = None;
     if role.api() {
         let master_keys =
             crate::master_key::open_for_api(&stores.db, &args.master_key.path(&args.storage))
@@ -162,6 +163,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         edge.files = Arc::new(usher_edge::files::Files::new(
             args.media_cache_mib.saturating_mul(1 << 20),
         ));
+        edge.analytics = Arc::new(usher_edge::analytics::Analytics::new(
+            !args.no_view_analytics,
+        ));
+        flusher = Some(
+            usher_edge::analytics::Flusher::new(
+                edge.analytics.clone(),
+                stores.db.clone(),
+                stores.blobs.clone(),
+            )
+            .spawn(shutdown.clone()),
+        );
         // Revocations and policy edits made by any process reach this edge's caches.
         poller = Some(usher_edge::cache::spawn_poller(
             stores.db.clone(),
@@ -260,6 +272,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(p) = poller {
         p.abort();
+    }
+    // Every request has been answered: what they counted is written now, so a restart
+    // loses nothing (the batch ids keep a retried batch from counting twice).
+    if let Some(f) = flusher
+        && let Ok(mut f) = f.await
+    {
+        let unapplied = f.flush().await;
+        if unapplied > 0 {
+            tracing::error!(
+                batches = unapplied,
+                "viewing analytics: batches not written before stopping"
+            );
+        }
     }
     stores.db.close().await;
     if let Err(e) = std::fs::remove_dir_all(&scratch) {

@@ -1,5 +1,6 @@
 //! The supported Cloudflare Stream operations, named as Cloudflare names them.
 
+pub mod analytics;
 pub mod audio_tracks;
 pub mod captions;
 pub mod clips;
@@ -39,6 +40,7 @@ pub fn router() -> Router<ApiState> {
         .route("/stream/token/explain", post(token_explain::explain_token))
         .route("/stream/clip", post(clips::create))
         .route("/stream/storage-usage", get(storage_usage::get))
+        .route("/stream/analytics/views", get(analytics::views))
         .route(
             "/stream/watermarks",
             get(watermarks::list)
