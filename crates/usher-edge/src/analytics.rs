@@ -293,6 +293,10 @@ pub fn segment_durations(m3u8: &str) -> HashMap<u32, u64> {
 /// Writes what [`Analytics`] counted, in batches, on its own task.
 pub struct Flusher {
     analytics: Arc<Analytics>,
+    /// Live viewers to report, under this process's own id.
+    viewers: Option<(Arc<crate::live::Viewers>, String)>,
+    /// Whether the last report had any, so that an edge without broadcasts writes none.
+    reported_viewers: bool,
     db: Db,
     blobs: Blobs,
     pending: VecDeque<(String, Vec<ViewDelta>)>,
@@ -303,11 +307,19 @@ impl Flusher {
     pub fn new(analytics: Arc<Analytics>, db: Db, blobs: Blobs) -> Self {
         Self {
             analytics,
+            viewers: None,
+            reported_viewers: false,
             db,
             blobs,
             pending: VecDeque::new(),
             durations: HashMap::new(),
         }
+    }
+
+    /// Also reports the live viewers this edge sees, for `GET /{input}/views`.
+    pub fn with_live_viewers(mut self, viewers: Arc<crate::live::Viewers>) -> Self {
+        self.viewers = Some((viewers, random_hex_id()));
+        self
     }
 
     /// Flushes every [`FLUSH_EVERY`] until `stop`; returns itself so that the caller
@@ -317,9 +329,6 @@ impl Flusher {
         stop: tokio_util::sync::CancellationToken,
     ) -> tokio::task::JoinHandle<Self> {
         tokio::spawn(async move {
-            if !self.analytics.enabled() {
-                return self;
-            }
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return self,
@@ -333,6 +342,7 @@ impl Flusher {
     /// Takes the counts into a batch and writes every unapplied batch, oldest first;
     /// returns how many remain unapplied.
     pub async fn flush(&mut self) -> usize {
+        self.report_live_viewers().await;
         let taken = self.analytics.take();
         if !taken.is_empty() {
             let deltas = self.deltas(taken).await;
@@ -356,6 +366,20 @@ impl Flusher {
             }
         }
         self.pending.len()
+    }
+
+    async fn report_live_viewers(&mut self) {
+        let Some((viewers, edge)) = &self.viewers else {
+            return;
+        };
+        let counts = viewers.snapshot();
+        if counts.is_empty() && !self.reported_viewers {
+            return;
+        }
+        match self.db.report_live_viewers(edge, &counts).await {
+            Ok(()) => self.reported_viewers = !counts.is_empty(),
+            Err(e) => tracing::warn!(error = %e, "could not report live viewers"),
+        }
     }
 
     async fn deltas(&mut self, taken: Vec<(String, Subject)>) -> Vec<ViewDelta> {

@@ -38,6 +38,7 @@ pub fn router(state: EdgeState) -> Router {
             "/{id}/watch",
             get(player::watch).options(cors::preflight_page),
         )
+        .route("/{id}/views", get(live::views))
         .route(
             "/{id}/{*rest}",
             get(serve::media).options(cors::preflight_media),

@@ -177,6 +177,63 @@ impl Viewers {
     }
 }
 
+impl Viewers {
+    /// Viewers per input now, forgetting inputs nobody watches any more.
+    pub fn snapshot(&self) -> Vec<(String, i64)> {
+        let now = Instant::now();
+        let Ok(mut seen) = self.seen.lock() else {
+            return Vec::new();
+        };
+        seen.retain(|_, watching| {
+            watching.retain(|_, at| now.duration_since(*at) < VIEWER_WINDOW);
+            !watching.is_empty()
+        });
+        seen.iter()
+            .map(|(input, w)| {
+                (
+                    input.to_string(),
+                    i64::try_from(w.len()).unwrap_or(i64::MAX),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `GET /{live input uid}/views`: `{"liveViewers": n}`, the viewers every edge sees on
+/// the broadcast now (reported at their last flush), as Cloudflare's endpoint of that
+/// name answers. Any other uid is not found.
+pub async fn views(
+    axum::extract::State(st): axum::extract::State<EdgeState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Ok(input) = id.parse::<LiveInputId>() else {
+        return crate::serve::denied(&Denial::NotFound);
+    };
+    match st.db.live_input(&input).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return crate::serve::denied(&Denial::NotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "edge could not read the store");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
+    match st.db.live_viewers(input.as_str()).await {
+        Ok(n) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            ],
+            format!("{{\"liveViewers\":{n}}}"),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "edge could not read the store");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
 /// A viewer's identity for [`Viewers`]: never stored, only hashed.
 pub fn viewer_key(client: IpAddr, id: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();

@@ -38,3 +38,13 @@ CREATE TABLE IF NOT EXISTS view_batches (
     id      TEXT PRIMARY KEY,
     applied BIGINT NOT NULL
 );
+
+-- Live viewers now, as each edge process saw them at its last flush (SPEC §8/§10): the
+-- count of a broadcast is the sum over the edges that reported lately.
+CREATE TABLE IF NOT EXISTS live_viewers (
+    edge           TEXT NOT NULL,
+    live_input_uid TEXT NOT NULL,
+    viewers        BIGINT NOT NULL,
+    reported       BIGINT NOT NULL,
+    PRIMARY KEY (edge, live_input_uid)
+);

@@ -196,3 +196,51 @@ impl Db {
         Ok(sessions + batches)
     }
 }
+
+impl Db {
+    /// Records how many viewers edge process `edge` sees on each live input now.
+    pub async fn report_live_viewers(&self, edge: &str, counts: &[(String, i64)]) -> Result<()> {
+        let now = now_micros();
+        let mut tx = self.write_tx().await?;
+        for (input, viewers) in counts {
+            sqlx::query(
+                "INSERT INTO live_viewers (edge, live_input_uid, viewers, reported) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (edge, live_input_uid) DO UPDATE SET \
+                 viewers = excluded.viewers, reported = excluded.reported",
+            )
+            .bind(edge)
+            .bind(input)
+            .bind(*viewers)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // An edge's rows it no longer reports, and every edge's stale ones, go.
+        sqlx::query(
+            "DELETE FROM live_viewers WHERE (edge = $1 AND reported < $2) OR reported < $3",
+        )
+        .bind(edge)
+        .bind(now)
+        .bind(now.saturating_sub(LIVE_VIEWERS_FRESH_MICROS * 10))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Viewers of `input` now: the sum of what the edges reported lately.
+    pub async fn live_viewers(&self, input: &str) -> Result<i64> {
+        let sum: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(SUM(viewers) AS BIGINT) FROM live_viewers \
+             WHERE live_input_uid = $1 AND reported >= $2",
+        )
+        .bind(input)
+        .bind(now_micros().saturating_sub(LIVE_VIEWERS_FRESH_MICROS))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(sum.unwrap_or(0))
+    }
+}
+
+/// How recent an edge's report of live viewers must be to count: three flushes.
+pub const LIVE_VIEWERS_FRESH_MICROS: i64 = 15_000_000;

@@ -172,6 +172,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 stores.db.clone(),
                 stores.blobs.clone(),
             )
+            .with_live_viewers(edge.viewers.clone())
             .spawn(shutdown.clone()),
         );
         // Revocations and policy edits made by any process reach this edge's caches.

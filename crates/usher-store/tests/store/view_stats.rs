@@ -121,4 +121,28 @@ async fn batches_add_up_once_and_viewers_count_once_per_window(f: &Fixture) {
     );
 }
 
-conformance!(batches_add_up_once_and_viewers_count_once_per_window);
+async fn live_viewers_are_the_sum_of_the_edges_latest_reports(f: &Fixture) {
+    let db = &f.db;
+    assert_eq!(db.live_viewers("in1").await.unwrap(), 0);
+    db.report_live_viewers("e1", &[("in1".into(), 3), ("in2".into(), 1)])
+        .await
+        .unwrap();
+    db.report_live_viewers("e2", &[("in1".into(), 2)])
+        .await
+        .unwrap();
+    assert_eq!(db.live_viewers("in1").await.unwrap(), 5);
+    assert_eq!(db.live_viewers("in2").await.unwrap(), 1);
+    // An edge's new report replaces its old one, inputs it no longer sees included.
+    db.report_live_viewers("e1", &[("in1".into(), 1)])
+        .await
+        .unwrap();
+    assert_eq!(db.live_viewers("in1").await.unwrap(), 3);
+    assert_eq!(db.live_viewers("in2").await.unwrap(), 0);
+    db.report_live_viewers("e2", &[]).await.unwrap();
+    assert_eq!(db.live_viewers("in1").await.unwrap(), 1);
+}
+
+conformance!(
+    batches_add_up_once_and_viewers_count_once_per_window,
+    live_viewers_are_the_sum_of_the_edges_latest_reports
+);

@@ -279,6 +279,25 @@ async fn a_private_broadcast_plays_through_tokens_and_refuses_everything_else() 
         200
     );
 
+    // The viewers every edge sees, reported at their flushes (Cloudflare's `/views`).
+    let start = Instant::now();
+    let viewers = loop {
+        let v: Value = get(&app, &format!("{uid}/views"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let n = v["liveViewers"].as_i64().unwrap();
+        if n >= 1 {
+            break n;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    eprintln!("live viewers reported: {viewers}");
+    let r = get(&app, &format!("{}/views", "0".repeat(32))).await;
+    assert_eq!(r.status(), 404);
+
     // A disabled input refuses its publisher.
     drop(_publisher);
     let off = live_input(&app, json!({"enabled": false})).await;
