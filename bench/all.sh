@@ -3,8 +3,9 @@
 # in the same run (interleaved A/B within each): the edge against nginx secure_link,
 # RS256 against `openssl speed`, packaging against ffmpeg run by hand, server memory,
 # revocation across processes, upload throughput against cp, live ingest against ffmpeg
-# by hand and live delivery against nginx, and the bit-rate ladder against ffmpeg run by
-# hand. Prints each table; docs/performance.md holds the latest run. About 45 minutes
+# by hand and live delivery against nginx, edge throughput with viewing analytics
+# counted and not, and the bit-rate ladder against ffmpeg run by
+# hand. Prints each table; docs/performance.md holds the latest run. About 50 minutes
 # on 2 cores.
 #
 #   bench/all.sh
@@ -27,6 +28,8 @@ section "Revocation reaching a second process"
 bench/revocation.sh 20 2>/dev/null | tail -1
 section "Upload over loopback vs cp"
 bench/upload-vs-cp.sh 300 3 2>/dev/null | tail -6
+section "Viewing analytics: edge throughput counting on vs off"
+bench/analytics.sh 8 5 64 2>/dev/null | sed -n '/^medians/,$p'
 section "Live: ingest CPU per stream and viewers per edge core"
 bench/live.sh 20 8 2>/dev/null | sed -n '/^Ingest/,$p'
 section "The bit-rate ladder: encode vs ffmpeg by hand, upload to ready (20 s of 1080p)"

@@ -81,48 +81,16 @@ for f in "${files[@]}"; do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nginx_port/$f")" = 403 ] ||
     { echo "nginx served $f without a signature" >&2; exit 1; }
 done
-cat >"$work/rotate.lua" <<'LUA'
--- Sends the paths of the file PATHS in turn, one request each.
-local reqs, i = {}, 0
-init = function()
-  for p in io.lines(os.getenv("PATHS")) do reqs[#reqs + 1] = wrk.format("GET", p) end
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-LUA
+bench_rotate_lua
 
 # --- load ----------------------------------------------------------------------------
-cpu_ticks() { # pids... -> utime+stime clock ticks summed
-  local t=0 p
-  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$t"
-}
 server_pids() { # which -> pids doing the serving
   if [ "$1" = nginx ]; then pgrep -P "$nginx_pid"; else echo "$usher_pid"; fi
 }
 run() { # which conns file -> "req/s MiB/s p50_ms p99_ms cpu_us_per_req"
-  local pids before out after base=$url
+  local base=$url
   [ "$1" = nginx ] && base="http://127.0.0.1:$nginx_port"
-  pids=$(server_pids "$1")
-  before=$(cpu_ticks $pids)
-  out=$(PATHS=$(paths "$1" "$3") "${pin_client[@]}" wrk -t1 -c"$2" -d"${secs}s" --latency -s "$work/rotate.lua" "$base")
-  after=$(cpu_ticks $pids)
-  echo "$out" | python3 -c '
-import re, sys
-t, ticks, hz = sys.stdin.read(), int(sys.argv[1]), int(sys.argv[2])
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-reqs = int(re.search(r"(\d+) requests in", t).group(1))
-m = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", t)
-mib = float(m.group(1)) * {"B": 2**-20, "KB": 2**-10, "MB": 1, "GB": 2**10}[m.group(2)]
-def lat(p):
-    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, t)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errs: sys.exit("non-2xx responses: " + errs.group(1))
-print(rps, mib, lat(50), lat(99), ticks / hz * 1e6 / max(reqs, 1))' "$((after - before))" "$(getconf CLK_TCK)"
+  bench_wrk "$base" "$2" "$secs" "$(paths "$1" "$3")" "$(server_pids "$1")" "${pin_client[@]}"
 }
 
 results="$work/results"

@@ -149,3 +149,51 @@ bench_nginx_signed() {
   md5=$(printf '%s' "$2$1127.0.0.1 usher-bench-secret" | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =)
   echo "$1?md5=$md5&expires=$2"
 }
+
+# utime+stime clock ticks of PIDS, summed.
+bench_cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+
+# $work/rotate.lua: a wrk script sending the paths of the file $PATHS in turn.
+bench_rotate_lua() {
+  cat >"$work/rotate.lua" <<'LUA'
+-- Sends the paths of the file PATHS in turn, one request each.
+local reqs, i = {}, 0
+init = function()
+  for p in io.lines(os.getenv("PATHS")) do reqs[#reqs + 1] = wrk.format("GET", p) end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+LUA
+}
+
+# One wrk run of SECS seconds with CONNS connections against BASE, through the paths
+# in PATHS_FILE (bench_rotate_lua first), measuring the CPU of SERVER_PIDS (a
+# space-separated list); prefix the command with `$pin_client` as needed. Prints
+# "req/s MiB/s p50_ms p99_ms cpu_us_per_req"; fails on any non-2xx answer.
+bench_wrk() {
+  local base=$1 conns=$2 secs=$3 paths_file=$4 pids=$5 before out after
+  shift 5
+  before=$(bench_cpu_ticks $pids)
+  out=$(PATHS=$paths_file "$@" wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/rotate.lua" "$base")
+  after=$(bench_cpu_ticks $pids)
+  echo "$out" | python3 -c '
+import re, sys
+t, ticks, hz = sys.stdin.read(), int(sys.argv[1]), int(sys.argv[2])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+reqs = int(re.search(r"(\d+) requests in", t).group(1))
+m = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", t)
+mib = float(m.group(1)) * {"B": 2**-20, "KB": 2**-10, "MB": 1, "GB": 2**10}[m.group(2)]
+def lat(p):
+    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, t)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+if errs: sys.exit("non-2xx responses: " + errs.group(1))
+print(rps, mib, lat(50), lat(99), ticks / hz * 1e6 / max(reqs, 1))' "$((after - before))" "$(getconf CLK_TCK)"
+}
