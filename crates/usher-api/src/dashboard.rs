@@ -131,6 +131,7 @@ fn index_html(edge_url: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="usher-edge" content="{edge}">
+<link rel="icon" href="data:,">
 <title>Usher dashboard</title>
 <link rel="stylesheet" href="{ASSET_PREFIX}{css}">
 <script type="module" src="{ASSET_PREFIX}{js}"></script>
@@ -248,8 +249,14 @@ mod tests {
         let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(csp.starts_with("default-src 'none'; script-src 'self'; style-src 'self';"));
         assert!(csp.contains(&format!("frame-src 'self' {edge};")), "{csp}");
-        assert!(csp.contains(&format!("connect-src 'self' {edge};")), "{csp}");
-        assert!(csp.contains(&format!("media-src 'self' {edge} blob:;")), "{csp}");
+        assert!(
+            csp.contains(&format!("connect-src 'self' {edge};")),
+            "{csp}"
+        );
+        assert!(
+            csp.contains(&format!("media-src 'self' {edge} blob:;")),
+            "{csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("base-uri 'none'; form-action 'none'"), "{csp}");
         assert!(!csp.contains("unsafe"), "{csp}");
@@ -271,7 +278,9 @@ mod tests {
             assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
             assert_eq!(h[header::CACHE_CONTROL], NO_CACHE);
             assert_hardened(&h, "https://edge.example.com");
-            assert!(body.contains(r#"<meta name="usher-edge" content="https://edge.example.com">"#));
+            assert!(
+                body.contains(r#"<meta name="usher-edge" content="https://edge.example.com">"#)
+            );
             assert!(body.contains(r#"<div id="app">"#));
             // Nothing inline: the only script and stylesheet are our two files.
             assert_eq!(body.matches("<script").count(), 1, "{body}");
@@ -330,7 +339,10 @@ mod tests {
         assert_eq!(edge_source("https://a b; script-src *"), None);
         assert_eq!(edge_source(""), None);
         let csp = content_security_policy(None);
-        assert!(csp.contains("frame-src 'self'; frame-ancestors 'none'"), "{csp}");
+        assert!(
+            csp.contains("frame-src 'self'; frame-ancestors 'none'"),
+            "{csp}"
+        );
     }
 
     #[test]
@@ -342,9 +354,14 @@ mod tests {
 
     #[test]
     fn the_embedded_build_is_the_app() {
-        assert!(DASHBOARD_JS.len() > 1000, "web/dashboard/dist/dashboard.js is empty");
         assert!(
-            DASHBOARD_JS.windows(16).any(|w| w == b"usher.dashboard.".as_slice()),
+            DASHBOARD_JS.len() > 1000,
+            "web/dashboard/dist/dashboard.js is empty"
+        );
+        assert!(
+            DASHBOARD_JS
+                .windows(16)
+                .any(|w| w == b"usher.dashboard.".as_slice()),
             "dashboard.js is not the dashboard's build"
         );
         assert!(!DASHBOARD_CSS.is_empty());

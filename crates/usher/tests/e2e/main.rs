@@ -12,6 +12,7 @@ mod browser_adaptive;
 mod cli_upload;
 mod client_ip;
 mod crash;
+mod dashboard;
 mod fast_path;
 mod ladder;
 mod live;

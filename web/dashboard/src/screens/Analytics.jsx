@@ -80,7 +80,11 @@ function Chart({ days }) {
           { label: 'Minutes', scale: 'minutes', stroke: '#c2410c', width: 2, dash: [6, 4] },
         ],
         axes: [
-          {},
+          {
+            // One tick per day at most, labelled by its date.
+            incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400],
+            values: (_u, splits) => splits.map((t) => isoDay(t * 1000).slice(5)),
+          },
           { scale: 'views', label: 'Views' },
           { scale: 'minutes', side: 1, label: 'Minutes', grid: { show: false } },
         ],

@@ -30,7 +30,7 @@ function RuleRow({ rule, index, onChange, onRemove }) {
   return (
     <fieldset class="rule">
       <legend>Rule {n}</legend>
-      <label for={`rule-type-${rule.id}`}>Match</label>
+      <label for={`rule-type-${rule.id}`}>Rule {n} matches</label>
       <select
         id={`rule-type-${rule.id}`}
         value={rule.type}
@@ -53,7 +53,7 @@ function RuleRow({ rule, index, onChange, onRemove }) {
           />
         </>
       ) : null}
-      <label for={`rule-action-${rule.id}`}>Action</label>
+      <label for={`rule-action-${rule.id}`}>Rule {n} action</label>
       <select
         id={`rule-action-${rule.id}`}
         value={rule.action}
@@ -198,6 +198,7 @@ export function EmbedBuilder({ session, video }) {
           ) : null}
         </div>
       ) : null}
+      <Verdict explained={explained} />
       {made ? (
         <form
           class="explain-as"
@@ -224,7 +225,6 @@ export function EmbedBuilder({ session, video }) {
           </button>
         </form>
       ) : null}
-      <Verdict explained={explained} />
     </section>
   );
 }
