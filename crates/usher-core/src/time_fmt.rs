@@ -73,6 +73,18 @@ pub fn parse_day(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_as_a_day_or_not_without_panicking(s in "\\PC{0,40}") {
+            let _ = parse_day(&s);
+        }
+
+        #[test]
+        fn formatted_days_parse_back(day in -700_000i64..2_900_000) {
+            proptest::prop_assert_eq!(parse_day(&format_day(day)), Some(day));
+        }
+    }
+
     #[test]
     fn days_format_and_parse() {
         assert_eq!(day_of(0), 0);

@@ -365,6 +365,9 @@ impl Flusher {
                 }
             }
         }
+        usher_metrics::metrics()
+            .analytics_unwritten_batches
+            .set(i64::try_from(self.pending.len()).unwrap_or(i64::MAX));
         self.pending.len()
     }
 

@@ -88,6 +88,8 @@ pub struct Metrics {
     pub live_viewers: Family<InputLabels, Gauge>,
     /// How old the newest segment of a live playlist was when this edge served it.
     pub live_segment_age: Histogram,
+    /// Viewing-analytics batches this edge counted but could not write yet.
+    pub analytics_unwritten_batches: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -175,8 +177,15 @@ impl Metrics {
             "Age of the newest segment of each live playlist served by this edge",
             live_segment_age.clone(),
         );
+        let analytics_unwritten_batches = Gauge::default();
+        registry.register(
+            "analytics_unwritten_batches",
+            "Viewing-analytics batches this edge has not been able to write yet",
+            analytics_unwritten_batches.clone(),
+        );
         Self {
             registry,
+            analytics_unwritten_batches,
             requests,
             request_seconds,
             denials,
