@@ -10,6 +10,8 @@
 //   dashboard: "http://127.0.0.1:P/dashboard",
 //   account, token,                       // the account's id and API token
 //   clip: "/tmp/…/dashboard-clip.mp4",     // uploaded through "Upload video"
+//   resumeClip: "/tmp/…/big.mp4",          // paused part way, the page reloaded, resumed
+//   throttleBps: 262144,                   // its upload speed until paused
 //   caption: "/tmp/…/en.vtt",
 //   embedSite: "http://localhost:P2/embed", // another origin that embeds the player
 //   allowIp: "127.0.0.1",                  // the embed's access rule
@@ -160,6 +162,43 @@ async function main() {
       await until('the thumbnail', T, () => row().locator('img.thumb').evaluate((i) => i.complete && i.naturalWidth > 0));
       await shot(page, 'library');
       return { state, seen, stored: await storage(page) };
+    });
+
+    await step('resume after reload', async () => {
+      // Slow the upload down so that it can be paused part way, as on a bad connection.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      const throttle = (bps) => cdp.send('Network.emulateNetworkConditions', {
+        offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bps,
+      });
+      await throttle(plan.throttleBps);
+      const name = path.basename(plan.resumeClip);
+      const upload = page.locator(`li.upload[data-name="${name}"]`);
+      await page.getByLabel('Upload video', { exact: true }).setInputFiles(plan.resumeClip);
+      const bar = page.getByRole('progressbar', { name: `Uploading ${name}` });
+      const pausedAt = await until('part of the upload', T, async () => {
+        const v = Number(await bar.getAttribute('value'));
+        return v > 10 ? v : null;
+      });
+      await page.getByRole('button', { name: 'Pause', exact: true }).click();
+      await upload.getByText('(paused)').waitFor();
+      const stored = await storage(page);
+      await throttle(-1);
+      await cdp.detach();
+      await page.reload();
+      const note = page.getByText('interrupted', { exact: false });
+      await note.waitFor();
+      const noteText = (await note.innerText()).trim();
+      await page.getByLabel('Upload video', { exact: true }).setInputFiles(plan.resumeClip);
+      await page.locator(`li.upload-done[data-name="${name}"]`).waitFor();
+      return {
+        pausedAt,
+        note: noteText,
+        resumed: (await upload.getAttribute('data-resumed')) === 'true',
+        tusEntries: Object.entries(stored.local).filter(([k]) => k.startsWith('tus::')),
+        stored,
+        afterwards: await storage(page),
+      };
     });
 
     await step('search', async () => {

@@ -23,6 +23,8 @@ use crate::media::clip;
 const STEP_DEADLINE: Duration = Duration::from_secs(90);
 /// For the whole Node run.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
+/// Upload speed until the second upload is paused: its 2 MB take several seconds.
+const THROTTLE_BPS: u64 = 256 * 1024;
 /// First-load measurements of each kind (a fresh browser, and a reload).
 const LOADS: u32 = 3;
 
@@ -145,7 +147,11 @@ async fn the_dashboard_runs_a_library_from_the_browser() {
     let chromium = chromium();
     let app = spawn_app(&[]);
     let tmp = tempfile::tempdir().unwrap();
-    let clip = clip(tmp.path(), "dashboard-clip.mp4", "320x240", 6, H264_AAC);
+    let small = clip(tmp.path(), "dashboard-clip.mp4", "320x240", 6, H264_AAC);
+    // Big enough to pause part way at THROTTLE_BPS.
+    let mut bulky = H264_AAC.to_vec();
+    bulky.extend_from_slice(&["-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M"]);
+    let resume_clip = clip(tmp.path(), "dashboard-resume.mp4", "640x360", 8, &bulky);
     let caption = tmp.path().join("en.vtt");
     std::fs::write(&caption, CAPTION).unwrap();
     let (site, _) = embedding_site().await;
@@ -159,7 +165,9 @@ async fn the_dashboard_runs_a_library_from_the_browser() {
         "dashboard": format!("{}/dashboard", app.url),
         "account": app.account.id,
         "token": token,
-        "clip": clip,
+        "clip": small,
+        "resumeClip": resume_clip,
+        "throttleBps": THROTTLE_BPS,
         "caption": caption,
         "embedSite": site,
         "allowIp": "127.0.0.1",
@@ -190,7 +198,48 @@ async fn the_dashboard_runs_a_library_from_the_browser() {
     assert_eq!(video["meta"]["name"], "dashboard-clip.mp4");
     assert_eq!(
         video["size"].as_i64().unwrap() as u64,
-        std::fs::metadata(&clip).unwrap().len()
+        std::fs::metadata(&small).unwrap().len()
+    );
+
+    // Paused part way, the page reloaded, the same file chosen again: one video, whole.
+    let resumed = step(&report, "resume after reload");
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    assert!(resumed["pausedAt"].as_f64().unwrap() < 100.0, "{resumed}");
+    assert!(
+        resumed["note"]
+            .as_str()
+            .unwrap()
+            .contains("dashboard-resume.mp4"),
+        "{resumed}"
+    );
+    let entries = resumed["tusEntries"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "tus-js-client kept the upload URL: {resumed}"
+    );
+    assert!(
+        entries[0][1].as_str().unwrap().contains("/tus/"),
+        "{entries:?}"
+    );
+    assert_eq!(
+        resumed["afterwards"]["local"],
+        json!({}),
+        "forgotten once done"
+    );
+    let same = get(&app, "/stream?search=dashboard-resume").await;
+    assert_eq!(
+        same.as_array().unwrap().len(),
+        1,
+        "one upload, resumed: {same}"
+    );
+    let whole = app
+        .wait_final(same[0]["uid"].as_str().unwrap(), crate::READY_DEADLINE)
+        .await;
+    assert_eq!(whole["status"]["state"], "ready", "{whole}");
+    assert_eq!(
+        whole["size"].as_i64().unwrap() as u64,
+        std::fs::metadata(&resume_clip).unwrap().len()
     );
 
     // Made private on its page; the page's own player switched to a signed URL.

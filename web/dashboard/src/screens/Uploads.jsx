@@ -10,7 +10,7 @@ let nextId = 1;
 function UploadRow({ item, onChange }) {
   const pctDone = item.total ? (100 * item.sent) / item.total : 0;
   return (
-    <li class={`upload upload-${item.phase}`}>
+    <li class={`upload upload-${item.phase}`} data-name={item.name} data-resumed={item.resumed ? 'true' : undefined}>
       <span class="upload-name">{item.name}</span>
       <progress max="100" value={pctDone} aria-label={`Uploading ${item.name}`}>
         {pctDone.toFixed(0)}%
