@@ -287,7 +287,9 @@ async function main() {
       embedSrc = (code.match(/src="([^"]+)"/) || [])[1];
       await page.getByRole('button', { name: 'Copy token', exact: true }).click();
       await page.getByText('Copied', { exact: true }).first().waitFor();
-      await shot(page, 'video');
+      // The top of the page as a person first sees it (the whole page is long).
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: path.join(plan.screenshots, 'dashboard-video.png') });
       await page.locator('.embed').screenshot({ path: path.join(plan.screenshots, 'dashboard-embed.png') });
       return {
         code,
@@ -372,13 +374,14 @@ async function main() {
       await page.getByRole('link', { name: 'Analytics', exact: true }).click();
       await page.getByRole('heading', { name: 'Analytics', exact: true }).waitFor();
       const videoRow = page.locator('table.per-video tbody tr').filter({ hasText: clipName });
+      // The edges flush every few seconds: ask again until the view is in. (The row may
+      // be there before it, with the thumbnail's bytes.)
       const views = await until('the view to be counted', T, async () => {
-        if ((await videoRow.count()) === 0) {
-          await page.getByRole('button', { name: 'Refresh', exact: true }).click();
-          return null;
-        }
-        const n = Number((await videoRow.locator('td.views').innerText()).trim());
-        return n >= 1 ? n : null;
+        const n = (await videoRow.count()) === 0
+          ? 0 : Number((await videoRow.locator('td.views').innerText()).trim());
+        if (n >= 1) return n;
+        await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+        return null;
       });
       await page.locator('.chart canvas').first().waitFor();
       await shot(page, 'analytics');

@@ -133,8 +133,11 @@ export function downloadText(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** A button that asks again before doing something that cannot be undone. */
-export function ConfirmButton({ label, confirmLabel, question, onConfirm, busy }) {
+/**
+ * A button that asks again before doing something that cannot be undone; `name` is its
+ * accessible name when the visible `label` is short ("Revoke" beside a key's id).
+ */
+export function ConfirmButton({ label, name, confirmLabel, question, onConfirm, busy }) {
   const [asking, setAsking] = useState(false);
   const yes = useRef(null);
   useEffect(() => {
@@ -142,7 +145,7 @@ export function ConfirmButton({ label, confirmLabel, question, onConfirm, busy }
   }, [asking]);
   if (!asking) {
     return (
-      <button type="button" class="danger" onClick={() => setAsking(true)} disabled={busy}>
+      <button type="button" class="danger" aria-label={name} onClick={() => setAsking(true)} disabled={busy}>
         {label}
       </button>
     );

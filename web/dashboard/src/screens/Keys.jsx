@@ -74,7 +74,8 @@ export function Keys({ session }) {
                   <code>{k.id}</code> <span class="muted">created {formatTime(k.created)}</span>
                 </span>
                 <ConfirmButton
-                  label={`Revoke key ${k.id}`}
+                  label="Revoke"
+                  name={`Revoke key ${k.id}`}
                   confirmLabel="Revoke"
                   question="Revoke this key? Tokens it signed stop working."
                   onConfirm={() => revoke(k.id)}

@@ -60,7 +60,7 @@ export function LiveInputs({ session }) {
   );
 }
 
-function Secret({ id, label, value }) {
+function Secret({ id, label, copy, value }) {
   const [shown, setShown] = useState(false);
   return (
     <div class="field secret">
@@ -69,7 +69,7 @@ function Secret({ id, label, value }) {
       <button type="button" onClick={() => setShown(!shown)} aria-pressed={shown}>
         {shown ? 'Hide' : 'Show'}
       </button>
-      <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
+      <CopyButton text={value} label={copy} />
     </div>
   );
 }
@@ -137,11 +137,11 @@ export function LiveInputPage({ session, uid }) {
       <div class="card">
         <h2>RTMP</h2>
         <Plain id="rtmp-url" label="RTMP URL" value={i.rtmps && i.rtmps.url} />
-        <Secret id="rtmp-key" label="Stream key" value={i.rtmps && i.rtmps.streamKey} />
+        <Secret id="rtmp-key" label="Stream key" copy="Copy stream key" value={i.rtmps && i.rtmps.streamKey} />
         <h2>SRT</h2>
         <Plain id="srt-url" label="SRT URL" value={i.srt && i.srt.url} />
         <Plain id="srt-id" label="SRT stream ID" value={i.srt && i.srt.streamId} />
-        <Secret id="srt-pass" label="SRT passphrase" value={i.srt && i.srt.passphrase} />
+        <Secret id="srt-pass" label="SRT passphrase" copy="Copy SRT passphrase" value={i.srt && i.srt.passphrase} />
         <ConfirmButton
           label="Rotate stream key"
           confirmLabel="Rotate"

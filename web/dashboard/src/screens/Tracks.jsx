@@ -49,7 +49,8 @@ export function Captions({ session, video }) {
                   <strong>{c.label}</strong> <code>{c.language}</code> <span class="muted">{c.status}</span>
                 </span>
                 <ConfirmButton
-                  label={`Delete caption ${c.language}`}
+                  label="Delete"
+                  name={`Delete caption ${c.language}`}
                   confirmLabel="Delete"
                   question={`Delete the ${c.label} captions?`}
                   onConfirm={() => remove(c.language)}
@@ -127,7 +128,8 @@ export function AudioTracks({ session, video }) {
                   <strong>{t.label}</strong> <span class="muted">{t.status}{t.default ? ', default' : ''}</span>
                 </span>
                 <ConfirmButton
-                  label={`Delete audio track ${t.label}`}
+                  label="Delete"
+                  name={`Delete audio track ${t.label}`}
                   confirmLabel="Delete"
                   question={`Delete the ${t.label} audio track?`}
                   onConfirm={() => remove(t)}
