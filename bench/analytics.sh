@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What counting viewing analytics costs the edge (SPEC §10: "counting never slows
-# delivery"), A/B in one run: two `usher serve` processes on the same data, one
-# counting (the default) and one started with --no-view-analytics, loaded in turn
+# delivery"), A/B in one run: two `usher serve --role edge` processes on the same data,
+# identical but for one flag — one counting (the default), one started with
+# --no-view-analytics — loaded in turn
 # (on/off/on/off… REPS times) with 200 signed tokens in rotation — every request a
 # distinct viewer's — for three files: a variant playlist (per-request overhead
 # dominates), a ~256 KB and a ~1.3 MB segment. Prints the medians of req/s and the
@@ -28,19 +29,26 @@ fi
 bench_build
 bench_workdir analytics
 bench_account
-bench_serve on "${pin_server[@]}"
-on_url=$url on_pid=$server_pid
+# The API and worker that package the clip and answer the analytics; idle under load.
+bench_serve setup
 bench_clip "$work/clip.mp4"
 uid=$(bench_upload_ready "$work/clip.mp4")
 bench_api POST "/stream/$uid" -H 'Content-Type: application/json' -d '{"requireSignedURLs":true}' >/dev/null
-# The second edge on the same data, counting nothing.
-USHER_LOG=warn "${pin_server[@]}" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" \
-  --role edge --no-view-analytics >"$work/off.out" 2>"$work/off.err" &
-off_pid=$!
-bench_pids+=("$off_pid")
-for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/off.out" && break; sleep 0.1; done
-off_url=$(sed -n 's/^usher listening on //p' "$work/off.out" | head -1)
-[ -n "$off_url" ] || { cat "$work/off.err" >&2; exit 1; }
+edge() { # name [flags…] -> $edge_url, $edge_pid: an edge on the same data, on core 0
+  local name=$1
+  shift
+  USHER_LOG=warn "${pin_server[@]}" "$usher" serve --listen 127.0.0.1:0 --data-dir "$work/data" \
+    --role edge "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  edge_pid=$!
+  bench_pids+=("$edge_pid")
+  for _ in $(seq 1 600); do grep -q 'usher listening on' "$work/$name.out" && break; sleep 0.1; done
+  edge_url=$(sed -n 's/^usher listening on //p' "$work/$name.out" | head -1)
+  [ -n "$edge_url" ] || { cat "$work/$name.err" >&2; exit 1; }
+}
+edge on
+on_url=$edge_url on_pid=$edge_pid
+edge off --no-view-analytics
+off_url=$edge_url off_pid=$edge_pid
 
 key=$(bench_api POST /stream/keys)
 kid=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["id"])')

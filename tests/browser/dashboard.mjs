@@ -361,8 +361,14 @@ async function main() {
         const v = await key.inputValue();
         return v && v !== before ? v : null;
       });
+      // The viewer count comes from the edge's public `/{uid}/views`.
+      const viewers = await until('the viewer count', T, async () => {
+        const v = (await page.locator('.facts dt:text-is("Viewers") + dd').innerText()).trim();
+        return /^\d+$/.test(v) ? v : null;
+      });
       await shot(page, 'live');
       return {
+        viewers,
         rtmp: await page.getByLabel('RTMP URL', { exact: true }).inputValue(),
         srt: await page.getByLabel('SRT URL', { exact: true }).inputValue(),
         rotated: before.length > 0 && after !== before,

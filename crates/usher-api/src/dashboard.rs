@@ -29,6 +29,15 @@ const DASHBOARD_CSS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../web/dashboard/dist/dashboard.css"
 ));
+/// The same, gzipped by `scripts/install-deps` (`gzip -9 -n`): what most browsers get.
+const DASHBOARD_JS_GZ: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../web/dashboard/dist/dashboard.js.gz"
+));
+const DASHBOARD_CSS_GZ: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../web/dashboard/dist/dashboard.css.gz"
+));
 
 /// Where the page lives and where its assets are served from.
 pub const DASHBOARD_PATH: &str = "/dashboard";
@@ -47,6 +56,7 @@ pub struct DashboardConfig {
 struct Asset {
     name: String,
     body: &'static [u8],
+    gzipped: &'static [u8],
     content_type: &'static str,
 }
 
@@ -56,11 +66,13 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
         Asset {
             name: format!("dashboard.{:016x}.js", fnv1a(DASHBOARD_JS)),
             body: DASHBOARD_JS,
+            gzipped: DASHBOARD_JS_GZ,
             content_type: "text/javascript; charset=utf-8",
         },
         Asset {
             name: format!("dashboard.{:016x}.css", fnv1a(DASHBOARD_CSS)),
             body: DASHBOARD_CSS,
+            gzipped: DASHBOARD_CSS_GZ,
             content_type: "text/css; charset=utf-8",
         },
     ]
@@ -179,7 +191,7 @@ async fn index(State(page): State<Arc<Page>>) -> Response {
 
 /// `GET /dashboard/assets/{file}`: the script or the stylesheet by its hashed name. The
 /// raw path is compared, so a name that is not ours (undecodable included) is a 404.
-async fn asset(uri: Uri) -> Response {
+async fn asset(uri: Uri, headers: axum::http::HeaderMap) -> Response {
     let file = uri.path().strip_prefix(ASSET_PREFIX).unwrap_or_default();
     let Some(a) = ASSETS.iter().find(|a| a.name == file) else {
         return (
@@ -189,14 +201,44 @@ async fn asset(uri: Uri) -> Response {
         )
             .into_response();
     };
-    (
+    let (body, encoding) = if accepts_gzip(&headers) {
+        (a.gzipped, Some("gzip"))
+    } else {
+        (a.body, None)
+    };
+    let mut resp = (
         [
             (header::CONTENT_TYPE, a.content_type),
             (header::CACHE_CONTROL, IMMUTABLE),
+            (header::VARY, "Accept-Encoding"),
         ],
-        a.body,
+        body,
     )
-        .into_response()
+        .into_response();
+    if let Some(e) = encoding {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    resp
+}
+
+/// Whether `Accept-Encoding` takes gzip (named, and not with `q=0`).
+fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 /// Added to every dashboard response, whatever answered it.
@@ -304,6 +346,56 @@ mod tests {
         }
         assert!(ASSETS[0].name.starts_with("dashboard.") && ASSETS[0].name.ends_with(".js"));
         assert!(ASSETS[1].name.ends_with(".css"));
+    }
+
+    #[tokio::test]
+    async fn browsers_that_take_gzip_get_the_gzipped_copy() {
+        let url = format!("{ASSET_PREFIX}{}", ASSETS[0].name);
+        for (accept, gzipped) in [
+            (Some("gzip, deflate, br, zstd"), true),
+            (Some("br;q=1.0, gzip;q=0.8"), true),
+            (Some("*"), true),
+            (Some("gzip;q=0, br"), false),
+            (Some("identity"), false),
+            (None, false),
+        ] {
+            let mut req = Request::get(&url);
+            if let Some(a) = accept {
+                req = req.header(header::ACCEPT_ENCODING, a);
+            }
+            let resp = app("http://127.0.0.1:8787")
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()[header::VARY], "Accept-Encoding");
+            assert_eq!(
+                resp.headers().get(header::CONTENT_ENCODING).is_some(),
+                gzipped,
+                "{accept:?}"
+            );
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let want = if gzipped {
+                ASSETS[0].gzipped
+            } else {
+                ASSETS[0].body
+            };
+            assert_eq!(body.as_ref(), want, "{accept:?}");
+        }
+        // The gzipped copy is the file's (gzip's header and the size in its trailer).
+        for a in ASSETS.iter() {
+            assert_eq!(&a.gzipped[..2], &[0x1f, 0x8b]);
+            let n = a.gzipped.len();
+            let isize = u32::from_le_bytes([
+                a.gzipped[n - 4],
+                a.gzipped[n - 3],
+                a.gzipped[n - 2],
+                a.gzipped[n - 1],
+            ]);
+            assert_eq!(isize as usize, a.body.len());
+            assert!(a.gzipped.len() < a.body.len() / 2);
+        }
     }
 
     #[tokio::test]

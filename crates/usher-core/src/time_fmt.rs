@@ -13,8 +13,14 @@ pub fn now_micros() -> Micros {
     to_micros(OffsetDateTime::now_utc())
 }
 
+/// Unix seconds now. Read on every edge request (the access decision, the analytics'
+/// day), so straight from the system clock: `OffsetDateTime::now_utc` also works out
+/// the calendar date, 50 ns against 36 ns (`cargo bench -p usher-edge -- clock`).
 pub fn now_secs() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
 }
 
 pub fn to_micros(t: OffsetDateTime) -> Micros {
@@ -83,6 +89,13 @@ mod tests {
         fn formatted_days_parse_back(day in -700_000i64..2_900_000) {
             proptest::prop_assert_eq!(parse_day(&format_day(day)), Some(day));
         }
+    }
+
+    #[test]
+    fn now_is_the_same_second_either_way() {
+        let a = OffsetDateTime::now_utc().unix_timestamp();
+        let b = now_secs();
+        assert!((b - a).abs() <= 1, "{a} vs {b}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the edge's in-process hot paths, so a regression shows
 //! without a load test: the whole token decision cold (parse, RS256 verify, claims and
-//! policy) and warm (a cache hit, then the policy), access-rule evaluation alone, and
-//! origin matching alone. (Manifests are rendered once at packaging and served as
+//! policy) and warm (a cache hit, then the policy), access-rule evaluation alone,
+//! origin matching alone, and counting a request in the viewing analytics. (Manifests are rendered once at packaging and served as
 //! files, so they are not on the request path.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use usher_core::origin::{AllowedOrigin, RequestOrigin, origin_allowed};
 use usher_core::{AccountId, Video, VideoId, VideoState};
 use usher_edge::access::{KeyInfo, Presented, Request, Resource, decide, verify_token};
+use usher_edge::analytics::{Analytics, Hit};
 use usher_edge::cache::{EdgeCache, VerifiedToken};
 use usher_token::{Claims, SigningKey, Timestamp, UnverifiedToken, evaluate, parse_rules, sign};
 
@@ -100,6 +101,30 @@ fn hot_paths(c: &mut Criterion) {
 
     c.bench_function("origin matching, 10 wildcard entries, last matches", |b| {
         b.iter(|| origin_allowed(black_box(&origins), black_box(Some(&origin))))
+    });
+
+    // What counting costs a request: a playlist (bytes only) and a segment (a view and
+    // its duration too), into counters already holding the video, as under load.
+    let analytics = Analytics::new(true);
+    let hit = |path| Hit {
+        account: account.as_str(),
+        uid: video.uid.as_str(),
+        generation: Some("g"),
+        path,
+        id: &token,
+        client,
+        bytes: 1200,
+        now: NOW,
+    };
+    analytics.served(hit("manifest/v0/seg_00001.m4s"));
+    c.bench_function("analytics, a playlist counted", |b| {
+        b.iter(|| analytics.served(black_box(hit("manifest/v0/index.m3u8"))))
+    });
+    c.bench_function("analytics, a segment counted", |b| {
+        b.iter(|| analytics.served(black_box(hit("manifest/v0/seg_00001.m4s"))))
+    });
+    c.bench_function("analytics, the clock read per request", |b| {
+        b.iter(usher_core::time_fmt::now_secs)
     });
 }
 

@@ -51,8 +51,10 @@ pub struct Hit<'a> {
     pub generation: Option<&'a str>,
     /// The published file, as after `/{uid or token}/`.
     pub path: &'a str,
-    /// [`viewer_id`] of whoever asked.
-    pub viewer: u64,
+    /// Who asked: the id in the path (a uid or a token) and the client's address, made
+    /// into a [`viewer_id`] only for the requests that are views.
+    pub id: &'a str,
+    pub client: std::net::IpAddr,
     pub bytes: u64,
     /// Unix seconds.
     pub now: i64,
@@ -161,8 +163,9 @@ impl Analytics {
         if media == Media::Other {
             return;
         }
+        let viewer = viewer_id(hit.id, hit.id == hit.uid, hit.client);
         day.viewers
-            .insert((hit.viewer, hit.now.div_euclid(VIEW_WINDOW_SECS)));
+            .insert((viewer, hit.now.div_euclid(VIEW_WINDOW_SECS)));
         if let Media::VideoSegment(rendition, number) = media {
             let counts = match day.segments.iter().position(|(r, _)| r == rendition) {
                 Some(i) => &mut day.segments[i].1,
@@ -506,22 +509,23 @@ mod tests {
     #[test]
     fn counts_per_subject_day_and_viewer() {
         let a = Analytics::new(true);
-        let hit = |path, viewer, now| Hit {
+        let hit = |path, viewer: &'static str, now| Hit {
             account: "acct",
             uid: "u1",
             generation: Some("g1"),
             path,
-            viewer,
+            id: viewer,
+            client: "10.0.0.1".parse().unwrap(),
             bytes: 100,
             now,
         };
         let day = 20_000 * 86_400;
-        a.served(hit("manifest/video.m3u8", 1, day));
-        a.served(hit("manifest/v0/seg_00001.m4s", 1, day));
-        a.served(hit("manifest/v0/seg_00001.m4s", 1, day + 1));
-        a.served(hit("manifest/v0/seg_00002.m4s", 2, day + 2));
-        a.served(hit("manifest/a0/seg_00002.m4s", 2, day + 2));
-        a.served(hit("manifest/v0/seg_00002.m4s", 1, day + 86_400));
+        a.served(hit("manifest/video.m3u8", "t1", day));
+        a.served(hit("manifest/v0/seg_00001.m4s", "t1", day));
+        a.served(hit("manifest/v0/seg_00001.m4s", "t1", day + 1));
+        a.served(hit("manifest/v0/seg_00002.m4s", "t2", day + 2));
+        a.served(hit("manifest/a0/seg_00002.m4s", "t2", day + 2));
+        a.served(hit("manifest/v0/seg_00002.m4s", "t1", day + 86_400));
         a.refused("acct", "u1", "expired", day);
         a.refused("acct", "u1", "expired", day);
         let taken = a.take();
@@ -537,7 +541,7 @@ mod tests {
         assert!(a.take().is_empty(), "taken means gone");
 
         let off = Analytics::new(false);
-        off.served(hit("manifest/v0/seg_00001.m4s", 1, day));
+        off.served(hit("manifest/v0/seg_00001.m4s", "t1", day));
         off.refused("acct", "u1", "expired", day);
         assert!(off.take().is_empty());
     }

@@ -20,7 +20,7 @@ use crate::access::{
     Denial, Presented, Request as AccessRequest, Resource, decide, parse_token, token_kid,
     verify_token,
 };
-use crate::analytics::{Analytics, Hit, viewer_id};
+use crate::analytics::{Analytics, Hit};
 use crate::cache::{EdgeCache, LiveKey, VerifiedToken};
 use crate::client::{Client, Clients};
 use crate::files::Files;
@@ -250,7 +250,8 @@ fn count(
         uid,
         generation,
         path: rest,
-        viewer: viewer_id(id, uid == id, viewer.client.ip),
+        id,
+        client: viewer.client.ip,
         bytes,
         now: now_secs(),
     });

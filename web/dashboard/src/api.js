@@ -95,6 +95,20 @@ export function iframeUrl(id) {
   return `${edgeUrl()}/${id}/iframe`;
 }
 
+/**
+ * Viewers of a live input now, summed over every edge (`GET {edge}/{uid}/views`, as
+ * Cloudflare's endpoint of that name): public, so no token goes with it.
+ */
+export async function liveViewers(uid) {
+  const resp = await fetch(`${edgeUrl()}/${encodeURIComponent(uid)}/views`, {
+    credentials: 'omit',
+    cache: 'no-store',
+  });
+  if (!resp.ok) throw new ApiError(`The edge answered ${resp.status} for the viewer count`, resp.status);
+  const body = await resp.json();
+  return typeof body.liveViewers === 'number' ? body.liveViewers : 0;
+}
+
 export function hlsUrl(id) {
   return `${edgeUrl()}/${id}/manifest/video.m3u8`;
 }

@@ -327,6 +327,10 @@ async fn the_dashboard_runs_a_library_from_the_browser() {
 
     let live = step(&report, "live input");
     assert_eq!(live["rotated"], true, "{live}");
+    assert_eq!(
+        live["viewers"], "0",
+        "nobody watches an input off air: {live}"
+    );
     assert!(
         live["rtmp"].as_str().unwrap().starts_with("rtmp://"),
         "{live}"

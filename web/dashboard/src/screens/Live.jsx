@@ -1,7 +1,7 @@
 // Live inputs: list and create; an input's page shows its RTMP and SRT ingest details
 // with copy buttons, rotates its stream key, and shows whether a publisher is connected.
 import { useEffect, useState } from 'preact/hooks';
-import { api, iframeUrl } from '../api.js';
+import { api, iframeUrl, liveViewers } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Loading, Status, formatTime, useAction, useLoad } from '../ui.jsx';
 
 /** How often an input's page reads its connection status again. */
@@ -88,12 +88,16 @@ export function LiveInputPage({ session, uid }) {
   const input = useLoad(async () => (await api(session, 'GET', `/stream/live_inputs/${uid}`)).result, [
     session, uid,
   ]);
+  const viewers = useLoad(() => liveViewers(uid), [uid]);
   const act = useAction();
   const [done, setDone] = useState('');
   useEffect(() => {
-    const t = setInterval(() => input.reload(), POLL_MS);
+    const t = setInterval(() => {
+      input.reload();
+      viewers.reload();
+    }, POLL_MS);
     return () => clearInterval(t);
-  }, [input.reload]);
+  }, [input.reload, viewers.reload]);
   if (input.loading && !input.data) return <Loading what="Loading the live input" />;
   if (!input.data) {
     return (
@@ -132,7 +136,15 @@ export function LiveInputPage({ session, uid }) {
         <dt>Recording</dt>
         <dd>{i.recording ? i.recording.mode : '–'}</dd>
         <dt>Viewers</dt>
-        <dd class="muted">Not available: the API reports no viewer count yet.</dd>
+        <dd aria-live="polite">
+          {viewers.error ? (
+            <span class="muted">{viewers.error.message}</span>
+          ) : viewers.data === undefined || viewers.data === null ? (
+            '–'
+          ) : (
+            viewers.data
+          )}
+        </dd>
       </dl>
       <div class="card">
         <h2>RTMP</h2>
