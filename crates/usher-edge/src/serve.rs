@@ -186,6 +186,8 @@ pub async fn answer_media(
         return denied(&Denial::NotFound);
     };
     let viewer = viewer(st, peer, &req);
+    // A HEAD answer sends no body: nothing is delivered, nobody watched.
+    let counted = st.analytics.enabled() && req.method() != axum::http::Method::HEAD;
     match authorize_counted(st, id, published.resource, &viewer).await {
         Ok(Granted::Video(auth)) => {
             let resp = if published.resource == Resource::Thumbnail {
@@ -196,6 +198,7 @@ pub async fn answer_media(
             let v = &auth.video;
             let generation = v.media_generation.as_deref();
             count(
+                counted,
                 st,
                 (v.account_id.as_str(), v.uid.as_str(), generation),
                 id,
@@ -210,6 +213,7 @@ pub async fn answer_media(
             let resp = crate::live::send(st, &channel, private, rest, who, req).await;
             let c = &channel;
             count(
+                counted,
                 st,
                 (c.account_id.as_str(), c.uid.as_str(), None),
                 id,
@@ -228,6 +232,7 @@ pub async fn answer_media(
 
 /// Counts a response to a granted request in the viewing analytics.
 fn count(
+    counted: bool,
     st: &EdgeState,
     (account, uid, generation): (&str, &str, Option<&str>),
     id: &str,
@@ -235,7 +240,7 @@ fn count(
     viewer: &Viewer,
     resp: &Response,
 ) {
-    if !st.analytics.enabled() || !resp.status().is_success() {
+    if !counted || !resp.status().is_success() {
         return;
     }
     use axum::body::HttpBody as _;

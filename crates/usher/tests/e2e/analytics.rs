@@ -154,6 +154,15 @@ async fn counts_are_exact_across_a_restart() {
     let b = app.token(&uid, json!({})).await;
     let one = fetch_rendition(&app, &a).await;
     ffmpeg_plays(&app, &b, tmp.path());
+    // A HEAD sends nothing, and a third token asking only that is no viewer.
+    let h = app.token(&uid, json!({})).await;
+    let r = app
+        .http
+        .head(format!("{}/{h}/manifest/v0/seg_00001.m4s", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let mut want = Counts {
         views: 2,
         millis: 2 * one.millis as i64,
