@@ -17,6 +17,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use usher_core::fnv::fnv1a;
 use usher_core::origin::RequestOrigin;
 
 /// The app's script, built by `scripts/install-deps` (`vite build`) before any cargo
@@ -77,17 +78,6 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
         },
     ]
 });
-
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
 
 /// What every dashboard response carries, worked out once from the config.
 struct Page {

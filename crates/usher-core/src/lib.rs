@@ -2,6 +2,7 @@
 //! time format the API speaks. No I/O lives here, so every other crate can share it.
 
 pub mod captions;
+pub mod fnv;
 pub mod ids;
 pub mod image;
 pub mod live;

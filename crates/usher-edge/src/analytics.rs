@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use usher_core::VideoId;
+use usher_core::fnv::fnv1a;
 use usher_core::ids::random_hex_id;
 use usher_core::time_fmt::day_of;
 use usher_store::layout::{PublishedDir, published_file};
@@ -246,25 +247,17 @@ fn media_of(path: &str) -> Media<'_> {
 /// it), or the client's address for a request by uid. A stable hash (FNV-1a), so every
 /// edge computes the same one.
 pub fn viewer_id(id: &str, by_uid: bool, client: std::net::IpAddr) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
     if by_uid {
         match client {
-            std::net::IpAddr::V4(a) => eat(&a.octets()),
-            std::net::IpAddr::V6(a) => eat(&a.octets()),
+            std::net::IpAddr::V4(a) => fnv1a(&a.octets()),
+            std::net::IpAddr::V6(a) => fnv1a(&a.octets()),
         }
     } else {
         // A JWT's last 43 characters are its RS256 signature's tail: enough to tell
         // tokens apart without hashing all of one on every request.
         let tail = id.len().saturating_sub(43);
-        eat(id.as_bytes().get(tail..).unwrap_or_default());
+        fnv1a(id.as_bytes().get(tail..).unwrap_or_default())
     }
-    h
 }
 
 /// The milliseconds of each segment an HLS media playlist lists, by segment number.

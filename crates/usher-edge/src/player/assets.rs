@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use usher_core::fnv::fnv1a;
 
 /// hls.js, installed from the npm registry at the version `web/package-lock.json` pins
 /// (`scripts/install-deps` runs `npm ci` before any build).
@@ -53,17 +54,6 @@ static FILES: LazyLock<[File; 3]> = LazyLock::new(|| {
         },
     ]
 });
-
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Asset {
