@@ -21,10 +21,7 @@ conns=${3:-64}
 . "$(dirname "$0")/lib.sh"
 
 bench_need_wrk_nginx
-pin_server=() pin_client=()
-if [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0); pin_client=(taskset -c 1)
-fi
+bench_pins
 
 bench_build
 bench_workdir analytics

@@ -14,8 +14,7 @@ conns=${3:-64}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
 
-pin_server=() pin_client=()
-if [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_client=(taskset -c 1); fi
+bench_pins
 
 bench_build
 bench_workdir token-vs-uid

@@ -24,10 +24,7 @@ conns_list=${3:-"64 256"}
 
 bench_need_wrk_nginx
 
-pin_server=() pin_client=()
-if [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0); pin_client=(taskset -c 1)
-fi
+bench_pins
 
 # --- Usher, with one video and 200 tokens for it ---------------------------------------
 bench_build

@@ -197,3 +197,12 @@ errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if errs: sys.exit("non-2xx responses: " + errs.group(1))
 print(rps, mib, lat(50), lat(99), ticks / hz * 1e6 / max(reqs, 1))' "$((after - before))" "$(getconf CLK_TCK)"
 }
+
+# $pin_server and $pin_client (arrays): on 2+ cores, the server on core 0 and the load
+# generator on core 1, so they do not take turns on one core; empty otherwise.
+bench_pins() {
+  pin_server=() pin_client=()
+  if [ "$(nproc)" -ge 2 ]; then
+    pin_server=(taskset -c 0); pin_client=(taskset -c 1)
+  fi
+}

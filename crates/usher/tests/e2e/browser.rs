@@ -95,8 +95,14 @@ pub async fn ready_video(app: &App, dir: &Path, name: &str) -> String {
 /// whatever else runs, and adaptive playback is judged on timing.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Runs the Node driver on `plan` and returns its report.
+/// Runs the player's Node driver on `plan` and returns its report.
 pub async fn drive_chromium(plan: Value) -> Value {
+    run_driver("player.mjs", plan, BROWSER_DEADLINE).await
+}
+
+/// Runs the Node driver `tests/browser/{script}` on `plan` (written to its stdin) within
+/// `deadline`, one browser at a time, and returns the JSON report it prints.
+pub async fn run_driver(script: &str, plan: Value, deadline: Duration) -> Value {
     let _turn = ONE_BROWSER.lock().await;
     let root = workspace_root();
     assert!(
@@ -104,7 +110,7 @@ pub async fn drive_chromium(plan: Value) -> Value {
         "playwright-core is not installed: run scripts/install-deps --test"
     );
     let mut child = tokio::process::Command::new("node")
-        .arg(root.join("tests/browser/player.mjs"))
+        .arg(root.join("tests/browser").join(script))
         .current_dir(&root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -115,11 +121,11 @@ pub async fn drive_chromium(plan: Value) -> Value {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(plan.to_string().as_bytes()).await.unwrap();
     drop(stdin);
-    let out = tokio::time::timeout(BROWSER_DEADLINE, child.wait_with_output())
+    let out = tokio::time::timeout(deadline, child.wait_with_output())
         .await
         .expect("the browser run finished in time")
         .unwrap();
-    assert!(out.status.success(), "player.mjs failed: {:?}", out.status);
+    assert!(out.status.success(), "{script} failed: {:?}", out.status);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

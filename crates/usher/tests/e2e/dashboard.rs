@@ -7,15 +7,13 @@
 //! `sessionStorage`: not in `localStorage`, a cookie, or any URL requested.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use crate::H264_AAC;
 use crate::app::{App, spawn_app};
-use crate::browser::{chromium, embedding_site, workspace_root};
+use crate::browser::{chromium, embedding_site, run_driver, workspace_root};
 use crate::media::clip;
 
 /// Patience per step: Chromium's first start and the first packaging on a busy 2-core
@@ -32,33 +30,7 @@ const CAPTION: &str = "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\nHello from the d
                        00:00:03.000 --> 00:00:06.000\nStill here\n";
 
 async fn drive(plan: Value) -> Value {
-    let root = workspace_root();
-    assert!(
-        root.join("web/node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed: run scripts/install-deps --test"
-    );
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("tests/browser/dashboard.mjs"))
-        .current_dir(&root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node is installed (scripts/install-deps)");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(plan.to_string().as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(RUN_DEADLINE, child.wait_with_output())
-        .await
-        .expect("the browser run finished in time")
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dashboard.mjs failed: {:?}",
-        out.status
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    run_driver("dashboard.mjs", plan, RUN_DEADLINE).await
 }
 
 fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
