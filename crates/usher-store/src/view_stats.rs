@@ -134,15 +134,18 @@ impl Db {
              AND ($4 IS NULL OR s.uid = $4) \
              AND ($5 IS NULL OR EXISTS (SELECT 1 FROM videos v WHERE v.uid = s.uid \
              AND v.account_id = s.account_id AND v.creator = $5))";
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let filtered = |sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account.as_str())
+                .bind(&since)
+                .bind(&until)
+                .bind(q.uid.as_deref())
+                .bind(q.creator.as_deref())
+        };
+        let rows = filtered(format!(
             "SELECT s.uid, s.day, s.views, s.millis_delivered, s.bytes_delivered \
              FROM view_stats s WHERE {filters} ORDER BY s.day, s.uid LIMIT {MAX_VIEW_STATS_ROWS}"
-        )))
-        .bind(account.as_str())
-        .bind(&since)
-        .bind(&until)
-        .bind(q.uid.as_deref())
-        .bind(q.creator.as_deref())
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut stats = Vec::with_capacity(rows.len());
@@ -159,14 +162,9 @@ impl Db {
             at.insert((s.day.clone(), s.uid.clone()), stats.len());
             stats.push(s);
         }
-        let denials = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let denials = filtered(format!(
             "SELECT s.uid, s.day, s.reason, s.denials FROM view_denials s WHERE {filters}"
-        )))
-        .bind(account.as_str())
-        .bind(&since)
-        .bind(&until)
-        .bind(q.uid.as_deref())
-        .bind(q.creator.as_deref())
+        ))
         .fetch_all(&self.pool)
         .await?;
         for row in &denials {
