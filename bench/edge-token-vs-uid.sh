@@ -31,18 +31,11 @@ seg=$(cd "$work/data" && find . -path "*/$public/*/manifest/v0/seg_*.m4s" -print
 seg_size=$(echo "$seg" | cut -d' ' -f2); seg_name=$(echo "$seg" | cut -d' ' -f3)
 init_size=$(cd "$work/data" && find . -path "*/$public/*/manifest/v0/init.mp4" -printf '%s\n' | head -1)
 
-run() { # name url -> "req/s MiB/s p50 p99"
-  "${pin_client[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "$2" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-def lat(p):
-    m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, t)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errs: sys.exit("non-2xx responses: " + errs.group(1))
-print(rps, lat(50), lat(99))'
+bench_rotate_lua
+run() { # name path -> "req/s p50_ms p99_ms"
+  echo "$2" >"$work/path.$1"
+  bench_wrk "$url" "$conns" "$secs" "$work/path.$1" "$server_pid" "${pin_client[@]}" |
+    awk '{print $1, $3, $4}'
 }
 
 declare -A results
@@ -50,10 +43,10 @@ cases=(uid_seg token_seg uid_init token_init)
 for rep in $(seq 1 "$reps"); do
   for c in "${cases[@]}"; do
     case $c in
-      uid_seg) u="$url/$public/manifest/v0/$seg_name" ;;
-      token_seg) u="$url/$token/manifest/v0/$seg_name" ;;
-      uid_init) u="$url/$public/manifest/v0/init.mp4" ;;
-      token_init) u="$url/$token/manifest/v0/init.mp4" ;;
+      uid_seg) u="/$public/manifest/v0/$seg_name" ;;
+      token_seg) u="/$token/manifest/v0/$seg_name" ;;
+      uid_init) u="/$public/manifest/v0/init.mp4" ;;
+      token_init) u="/$token/manifest/v0/init.mp4" ;;
     esac
     results[$c]+="$(run "$c" "$u");"
     echo "rep $rep $c: $(echo "${results[$c]}" | tr ';' '\n' | grep . | tail -1)" >&2
